@@ -1,0 +1,126 @@
+#pragma once
+/// \file model.hpp
+/// DynamicModel: one shared-weight supernet and its operating points, switched at run time.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dyndnn/subnet_config.hpp"
+
+namespace dyndnn {
+
+/// Where inference runs.
+enum class Device { CPU, CUDA };
+
+/// Options of DynamicModel::load. Plain struct with defaults.
+struct ModelOptions {
+  Device device = Device::CPU;
+  /// Intra-op threads for inference; 0 leaves LibTorch's setting alone. LibTorch's intra-op thread pool
+  /// is process-global: setting it here affects every model and every other LibTorch user in the process.
+  int threads = 0;
+  /// Check the package's CRC-32 over all tensors and metadata at load (a few ms per 10 MB). Turn off only
+  /// for packages on trusted, checked storage when load time matters.
+  bool verify_checksum = true;
+};
+
+/// What a sub-network costs and how good it is. accuracy is in percent (top-1) when the package knows it.
+struct Metrics {
+  std::int64_t macs = 0;
+  std::int64_t params = 0;
+  std::optional<double> accuracy;
+};
+
+/// A pre-selected sub-network stored in the package.
+struct OperatingPoint {
+  std::string name;
+  SubnetConfig config;
+  bool has_bn_stats = false;  ///< per-subnet BN statistics stored in the package
+  Metrics metrics;
+};
+
+/// How the model wants its input (from the package).
+struct InputSpec {
+  int channels = 3;
+  std::vector<float> mean, std;
+  std::vector<int> resolutions;  ///< the resolutions the supernet supports
+  double crop_ratio = 1.0;       ///< images: resize shorter side to ceil(r / crop_ratio), centre-crop r
+};
+
+/// A read-only view of an 8-bit image, height x width x channels, rows `row_stride` bytes apart
+/// (0 means tightly packed).
+struct ImageView {
+  const std::uint8_t* data = nullptr;
+  int height = 0, width = 0, channels = 0;
+  std::size_t row_stride = 0;
+};
+
+/// Facts about the loaded package.
+struct PackageInfo {
+  std::string path;
+  std::string family;
+  int format_version = 0;
+  int num_classes = 0;
+  std::uint64_t file_bytes = 0;
+  std::size_t num_tensors = 0;
+  InputSpec input;
+};
+
+/// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.
+///
+/// Thread safety: infer() may be called from several threads at once and concurrently with setSubnet();
+/// each call runs on the sub-network that was active when it started. Every const method is safe to call
+/// concurrently. load() and destruction must not race with other calls on the same object.
+/// Movable, not copyable.
+class DynamicModel {
+ public:
+  /// Memory-map and validate a .dyn package. Throws IoError (cannot open/map), FormatError (malformed
+  /// package; the message names the file and field) or InvalidArgument (bad options).
+  /// The first operating point (or the largest sub-network when there is none) becomes active.
+  static DynamicModel load(const std::string& path, const ModelOptions& options = {});
+
+  DynamicModel(DynamicModel&&) noexcept;
+  DynamicModel& operator=(DynamicModel&&) noexcept;
+  DynamicModel(const DynamicModel&) = delete;
+  DynamicModel& operator=(const DynamicModel&) = delete;
+  ~DynamicModel();
+
+  const PackageInfo& info() const;
+  const std::vector<OperatingPoint>& operatingPoints() const;
+
+  /// Activate an operating point by name (uses its per-subnet BN statistics when stored).
+  /// Throws InvalidArgument naming the known operating points when there is no such name.
+  void setSubnet(const std::string& operating_point);
+  /// Activate an explicit sub-network (uses the supernet's BN statistics). The config is validated
+  /// against the supernet; scalars broadcast. Throws InvalidArgument saying which field is wrong.
+  void setSubnet(const SubnetConfig& config);
+
+  /// The active sub-network (normalised: every list full length) and its operating point name, or an
+  /// empty name for an explicit config.
+  SubnetConfig activeConfig() const;
+  std::string activeName() const;
+
+  /// Validate a config against the supernet and return it normalised (scalars broadcast).
+  SubnetConfig normalise(const SubnetConfig& config) const;
+  /// MACs and params of a sub-network (accuracy unknown).
+  Metrics cost(const SubnetConfig& config) const;
+
+  /// Logits [N, classes] for a float32 NCHW (or CHW) tensor of any spatial size; inputs whose size differs
+  /// from the active resolution are resized (bilinear). Throws InvalidArgument for a wrong rank, channel
+  /// count, dtype, device or an empty tensor.
+  at::Tensor infer(const at::Tensor& input) const;
+  /// Logits [1, classes] for an 8-bit image: resized, centre-cropped and normalised with the package's
+  /// mean/std (channels must match the model's).
+  at::Tensor infer(const ImageView& image) const;
+
+ private:
+  struct Impl;
+  explicit DynamicModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dyndnn

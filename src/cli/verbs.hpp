@@ -1,0 +1,12 @@
+#pragma once
+// The dyndnn command-line verbs; each returns the process exit status.
+
+#include <string>
+#include <vector>
+
+namespace dyndnn::cli {
+
+int runInfo(const std::vector<std::string>& args);
+int runInfer(const std::vector<std::string>& args);
+
+}  // namespace dyndnn::cli

@@ -1,0 +1,31 @@
+#pragma once
+// A read-only memory mapping of a whole file; tensors of a package point into it without copying.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace dyndnn::format {
+
+class MappedFile {
+ public:
+  /// Map `path` read-only. Throws IoError naming the path and the system's reason.
+  static std::shared_ptr<const MappedFile> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile(std::string path, const std::uint8_t* data, std::size_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+  std::string path_;
+  const std::uint8_t* data_;
+  std::size_t size_;
+};
+
+}  // namespace dyndnn::format

@@ -1,0 +1,173 @@
+#include "nn/elastic_mbv3.hpp"
+
+#include <ATen/ATen.h>
+
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "dyndnn/error.hpp"
+
+namespace dyndnn::nn {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw FormatError(fmt::format("{}: {}", path, what));
+}
+
+std::string shapeText(const std::vector<std::int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, const std::vector<std::int64_t>& shape,
+                         const std::string& role) {
+  const auto* e = pkg.file.find(name);
+  if (e == nullptr) fail(pkg.path(), fmt::format("missing tensor '{}' ({} {})", name, role, shapeText(shape)));
+  if (e->dtype != format::DType::F32)
+    fail(pkg.path(), fmt::format("tensor '{}': dtype {} where F32 is required", name, format::dtypeName(e->dtype)));
+  if (e->shape != shape)
+    fail(pkg.path(), fmt::format("tensor '{}': shape {} disagrees with the architecture spec, which needs {}", name,
+                                 shapeText(e->shape), shapeText(shape)));
+  auto t = pkg.file.tensor(*e);
+  // Non-finite values can only come from corruption or a broken export; they would poison every output.
+  if (!at::isfinite(t).all().item<bool>())
+    fail(pkg.path(), fmt::format("tensor '{}': holds NaN or Inf values", name));
+  return t;
+}
+
+}  // namespace
+
+ElasticMbv3::ElasticMbv3(format::Package& pkg) : resolutions_(pkg.input.resolutions) {
+  const auto& path = pkg.path();
+  try {
+    arch_ = ArchSpec::fromJson(pkg.arch, "metadata field 'arch'");
+  } catch (const FormatError& e) {
+    fail(path, e.what());
+  }
+  if (pkg.input.channels != arch_.in_channels)
+    fail(path, fmt::format("metadata field 'input.channels' = {} disagrees with 'arch.in_channels' = {}",
+                           pkg.input.channels, arch_.in_channels));
+
+  std::set<std::string> known;
+  for (const auto& [name, shape] : arch_.tensorShapes()) {
+    weights_[name] = checkedTensor(pkg, name, shape, "supernet weight");
+    known.insert(name);
+  }
+  for (const auto& name : {std::string("first_conv"), std::string("final_expand_layer")})
+    if (!(weights_.at(name + ".bn.running_var") >= 0).all().item<bool>())
+      fail(path, fmt::format("tensor '{}.bn.running_var': negative variance", name));
+
+  for (std::size_t i = 0; i < pkg.operating_points.size(); ++i) {
+    auto& op = pkg.operating_points[i];
+    const auto err = arch_.normalise(op.config, resolutions_, op.config);
+    if (!err.empty()) fail(path, fmt::format("operating point '{}': {}", op.name, err));
+    const auto cost = arch_.cost(op.config);
+    op.metrics.macs = cost.macs;
+    op.metrics.params = cost.params;
+    BnStats stats;
+    if (op.has_bn_stats) {
+      for (const auto& [layer, channels] : arch_.bnLayers(op.config)) {
+        auto mean_name = format::Package::bnStatName(i, layer, "running_mean");
+        auto var_name = format::Package::bnStatName(i, layer, "running_var");
+        auto role = fmt::format("BN statistics of operating point '{}'", op.name);
+        auto mean = checkedTensor(pkg, mean_name, {channels}, role);
+        auto var = checkedTensor(pkg, var_name, {channels}, role);
+        if (!(var >= 0).all().item<bool>()) fail(path, fmt::format("tensor '{}': negative variance", var_name));
+        stats.emplace(layer, std::make_pair(mean, var));
+        known.insert(mean_name);
+        known.insert(var_name);
+      }
+    }
+    op_stats_.push_back(std::move(stats));
+  }
+  for (const auto& e : pkg.file.entries())
+    if (!known.count(e.name))
+      fail(path, fmt::format("unexpected tensor '{}': not part of the '{}' architecture or of an operating point's "
+                             "BN statistics",
+                             e.name, kOfaMbv3Family));
+}
+
+SubnetConfig ElasticMbv3::normalise(const SubnetConfig& c) const {
+  SubnetConfig out;
+  auto err = arch_.normalise(c, resolutions_, out);
+  if (!err.empty()) throw InvalidArgument(err);
+  return out;
+}
+
+const at::Tensor& ElasticMbv3::w(const std::string& name) const { return weights_.at(name); }
+
+BatchNormParams ElasticMbv3::batchNorm(const std::string& layer, int c, const BnStats* stats) const {
+  BatchNormParams bn;
+  bn.weight = w(layer + ".bn.weight").narrow(0, 0, c);
+  bn.bias = w(layer + ".bn.bias").narrow(0, 0, c);
+  bn.eps = arch_.bn_eps;
+  auto it = stats ? stats->find(layer) : BnStats::const_iterator{};
+  if (stats && it != stats->end()) {
+    bn.mean = it->second.first;
+    bn.var = it->second.second;
+  } else {
+    bn.mean = w(layer + ".bn.running_mean").narrow(0, 0, c);
+    bn.var = w(layer + ".bn.running_var").narrow(0, 0, c);
+  }
+  return bn;
+}
+
+at::Tensor ElasticMbv3::activeKernel(int block, int channels, int kernel) const {
+  const auto prefix = fmt::format("blocks.{}.depth_conv", block);
+  at::Tensor filter = w(prefix + ".weight").narrow(0, 0, channels);
+  for (auto [src, dst] : arch_.transformPairs()) {
+    if (src <= kernel) break;
+    const int start = (src - dst) / 2;
+    auto crop = filter.narrow(2, start, dst).narrow(3, start, dst).reshape({channels, dst * dst});
+    // OFA applies the matrix as F.linear: flat_kernel @ matrix^T.
+    filter = at::matmul(crop, w(fmt::format("{}.{}to{}_matrix", prefix, src, dst)).t()).reshape({channels, 1, dst, dst});
+  }
+  return filter.contiguous();
+}
+
+StaticSubnet ElasticMbv3::materialise(const SubnetConfig& c, const BnStats* stats) const {
+  StaticSubnet net;
+  net.config = c;
+  net.stem = {w("first_conv.weight"), batchNorm("first_conv", arch_.stem_width, stats), arch_.stem_stride, 1,
+              arch_.stem_act};
+  MBBlock first;
+  first.depthwise = {w("blocks.0.depth_conv.weight"), batchNorm("blocks.0.depth_conv", arch_.stem_width, stats), 1,
+                     arch_.stem_width, arch_.first_block_act};
+  first.project = {w("blocks.0.point_linear.weight"),
+                   batchNorm("blocks.0.point_linear", arch_.first_block_width, stats), 1, 1, Act::None};
+  first.residual = arch_.stem_width == arch_.first_block_width;
+  net.blocks.push_back(std::move(first));
+
+  const auto geometry = arch_.blocks();
+  for (std::size_t s = 0; s < arch_.stages.size(); ++s) {
+    for (int j = 0; j < c.d[s]; ++j) {
+      const auto i = s * arch_.maxDepth() + j;
+      const auto& g = geometry[i];
+      const int block = static_cast<int>(i) + 1;
+      const auto p = fmt::format("blocks.{}", block);
+      const int mid = midChannels(g.in, c.e[i]);
+      MBBlock b;
+      b.expand = ConvBnAct{w(p + ".inverted_bottleneck.weight").narrow(0, 0, mid),
+                           batchNorm(p + ".inverted_bottleneck", mid, stats), 1, 1, g.act};
+      b.depthwise = {activeKernel(block, mid, c.ks[i]), batchNorm(p + ".depth_conv", mid, stats), g.stride, mid, g.act};
+      if (g.se) {
+        const int se = seChannels(mid);
+        b.se = SqueezeExcite{w(p + ".se.reduce.weight").narrow(0, 0, se).narrow(1, 0, mid),
+                             w(p + ".se.reduce.bias").narrow(0, 0, se),
+                             w(p + ".se.expand.weight").narrow(0, 0, mid).narrow(1, 0, se),
+                             w(p + ".se.expand.bias").narrow(0, 0, mid)};
+      }
+      b.project = {w(p + ".point_linear.weight").narrow(1, 0, mid), batchNorm(p + ".point_linear", g.out, stats), 1, 1,
+                   Act::None};
+      b.residual = g.residual;
+      net.blocks.push_back(std::move(b));
+    }
+  }
+  net.final_expand = {w("final_expand_layer.weight"), batchNorm("final_expand_layer", arch_.final_expand, stats), 1,
+                      1, Act::HSwish};
+  net.feature_mix_weight = w("feature_mix_layer.weight");
+  net.classifier_weight = w("classifier.weight");
+  net.classifier_bias = w("classifier.bias");
+  return net;
+}
+
+}  // namespace dyndnn::nn

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Write a .dyn package with random weights and calibrated BN statistics (and optionally reference outputs).
+
+Example: /usr/bin/python3 tools/make_random_package.py out.dyn --arch ofa_w1.0 --ops 20 --refs out.refs
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dyndnn_tools import random_package  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", help="package to write (.dyn)")
+    p.add_argument("--arch", default="ofa_w1.0", choices=sorted(random_package.ARCHS))
+    p.add_argument("--ops", type=int, default=6, help="number of random operating points")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--supernet-bn-ops", type=int, default=0,
+                   help="how many of the operating points use the supernet's BN statistics instead of their own")
+    p.add_argument("--refs", help="also write reference inputs/outputs (safetensors) to this path")
+    args = p.parse_args()
+    import torch
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    random_package.write(args.out, args.arch, args.ops, args.seed, args.refs, args.supernet_bn_ops)
+    print(f"wrote {args.out}" + (f" and {args.refs}" if args.refs else ""))
+
+
+if __name__ == "__main__":
+    main()
