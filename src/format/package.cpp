@@ -145,6 +145,17 @@ Package Package::open(const std::string& path, bool verify_checksum) {
     fail(path, fmt::format("__metadata__.dyndnn is not valid JSON: {}", e.what()));
   }
   if (!meta.is_object()) fail(path, "__metadata__.dyndnn must be a JSON object");
+  try {
+    p.readMetadata(meta);
+  } catch (const nlohmann::json::exception& e) {  // a JSON value of an unexpected type anywhere
+    fail(path, fmt::format("metadata has a value of the wrong type: {}", e.what()));
+  }
+  return p;
+}
+
+void Package::readMetadata(const nlohmann::json& meta) {
+  const auto& path = this->path();
+  auto& p = *this;
   const std::string where = "metadata";
   const auto& version = field(path, meta, "format_version", where);
   if (!version.is_number_integer()) fail(path, "metadata field 'format_version': must be an integer");
@@ -169,7 +180,6 @@ Package Package::open(const std::string& path, bool verify_checksum) {
         fail(path, fmt::format("operating point '{}' appears twice", p.operating_points.back().name));
     }
   }
-  return p;
 }
 
 }  // namespace dyndnn::format

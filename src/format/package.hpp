@@ -32,6 +32,9 @@ struct Package {
   /// Name of the tensor holding per-subnet BN statistic `stat` ("running_mean"/"running_var") of
   /// operating point `index` for batch-norm layer `layer`.
   static std::string bnStatName(std::size_t index, const std::string& layer, const char* stat);
+
+ private:
+  void readMetadata(const nlohmann::json& meta);
 };
 
 /// Parse OFA's dict form from a JSON value; `where` names it in error messages. Throws InvalidArgument.

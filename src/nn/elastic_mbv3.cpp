@@ -38,6 +38,9 @@ at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, co
 
 ElasticMbv3::ElasticMbv3(format::Package& pkg) : resolutions_(pkg.input.resolutions) {
   const auto& path = pkg.path();
+  if (pkg.family != kOfaMbv3Family)
+    fail(path, fmt::format("metadata field 'family': unknown family '{}' (this build knows: {})", pkg.family,
+                           kOfaMbv3Family));
   try {
     arch_ = ArchSpec::fromJson(pkg.arch, "metadata field 'arch'");
   } catch (const FormatError& e) {

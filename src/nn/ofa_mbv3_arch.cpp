@@ -41,6 +41,13 @@ std::vector<int> choiceList(const json& j, const std::string& where, int max_val
   return out;
 }
 
+double optionalNumber(const json& j, const char* key, double fallback, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_number()) throw FormatError(fmt::format("{}.{}: {} is not a number", where, key, it->dump()));
+  return it->get<double>();
+}
+
 bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
 }  // namespace
@@ -55,10 +62,11 @@ int midChannels(int in, int expand_ratio) { return makeDivisible(static_cast<dou
 int seChannels(int mid) { return makeDivisible(mid / 4); }
 
 ArchSpec ArchSpec::fromJson(const json& j, const std::string& where) {
+  if (!j.is_object()) throw FormatError(where + ": must be an object");
   ArchSpec a;
   a.in_channels = positiveInt(need(j, "in_channels", where), where + ".in_channels", 64);
   a.n_classes = positiveInt(need(j, "n_classes", where), where + ".n_classes", 1 << 20);
-  a.width_mult = j.value("width_mult", 1.0);
+  a.width_mult = optionalNumber(j, "width_mult", 1.0, where);
   const auto& stem = need(j, "stem", where);
   a.stem_width = positiveInt(need(stem, "width", where + ".stem"), where + ".stem.width");
   a.stem_stride = positiveInt(need(stem, "stride", where + ".stem"), where + ".stem.stride", 4);
@@ -87,7 +95,7 @@ ArchSpec ArchSpec::fromJson(const json& j, const std::string& where) {
     if (k % 2 == 0) throw FormatError(fmt::format("{}.ks_list: kernel size {} must be odd", where, k));
   a.expand_ratio_list = choiceList(need(j, "expand_ratio_list", where), where + ".expand_ratio_list", 16);
   a.depth_list = choiceList(need(j, "depth_list", where), where + ".depth_list", 16);
-  a.bn_eps = j.value("bn_eps", 1e-5);
+  a.bn_eps = optionalNumber(j, "bn_eps", 1e-5, where);
   if (!(a.bn_eps > 0.0 && a.bn_eps < 1.0)) throw FormatError(where + ".bn_eps: must be in (0, 1)");
   return a;
 }

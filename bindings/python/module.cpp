@@ -1,0 +1,173 @@
+// Python bindings: `import dyndnn`. Arrays cross as numpy without torch on the Python side; the GIL is
+// released while the library works. C++ errors become ValueError / OSError / RuntimeError with the same text.
+
+#include <ATen/ATen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "dyndnn/dyndnn.hpp"
+
+namespace py = pybind11;
+using namespace dyndnn;
+
+namespace {
+
+SubnetConfig configFromPython(const py::dict& d) {
+  auto ints = [&](const char* key) -> std::vector<int> {
+    if (!d.contains(key)) throw InvalidArgument(std::string("sub-network config: missing key '") + key + "'");
+    py::object v = d[key];
+    if (py::isinstance<py::int_>(v)) return {v.cast<int>()};
+    try {
+      return v.cast<std::vector<int>>();
+    } catch (const py::cast_error&) {
+      throw InvalidArgument(std::string("sub-network config: '") + key + "' must be an int or a list of ints");
+    }
+  };
+  for (auto item : d) {
+    auto k = py::str(item.first).cast<std::string>();
+    if (k != "ks" && k != "e" && k != "d" && k != "r")
+      throw InvalidArgument("sub-network config: unknown key '" + k + "' (expected ks, e, d, r)");
+  }
+  auto r = ints("r");
+  if (r.size() != 1) throw InvalidArgument("sub-network config: 'r' must be one int");
+  return SubnetConfig{ints("ks"), ints("e"), ints("d"), r[0]};
+}
+
+py::dict configToPython(const SubnetConfig& c) {
+  py::dict d;
+  d["ks"] = c.ks;
+  d["e"] = c.e;
+  d["d"] = c.d;
+  d["r"] = c.r;
+  return d;
+}
+
+py::dict operatingPointToPython(const OperatingPoint& op) {
+  py::dict d;
+  d["name"] = op.name;
+  d["config"] = configToPython(op.config);
+  d["bn_stats"] = op.has_bn_stats;
+  d["macs"] = op.metrics.macs;
+  d["params"] = op.metrics.params;
+  d["accuracy"] = op.metrics.accuracy ? py::cast(*op.metrics.accuracy) : py::none();
+  return d;
+}
+
+py::array_t<float> toNumpy(const at::Tensor& t) {
+  auto c = t.contiguous();
+  std::vector<py::ssize_t> shape(c.sizes().begin(), c.sizes().end());
+  py::array_t<float> out(shape);
+  std::memcpy(out.mutable_data(), c.data_ptr<float>(), c.numel() * sizeof(float));
+  return out;
+}
+
+py::array_t<float> infer(const DynamicModel& m, const py::array& array) {
+  if (array.dtype().is(py::dtype::of<std::uint8_t>())) {  // an image: HWC or HW
+    auto img = py::array_t<std::uint8_t, py::array::forcecast>::ensure(array);
+    if (img.ndim() != 2 && img.ndim() != 3)
+      throw InvalidArgument("infer: a uint8 image must be HxW or HxWxC");
+    auto c = py::array_t<std::uint8_t, py::array::c_style>::ensure(img);
+    ImageView view{c.data(), static_cast<int>(c.shape(0)), static_cast<int>(c.shape(1)),
+                   c.ndim() == 3 ? static_cast<int>(c.shape(2)) : 1, 0};
+    at::Tensor out;
+    {
+      py::gil_scoped_release release;
+      out = m.infer(view);
+    }
+    return toNumpy(out);
+  }
+  if (!array.dtype().is(py::dtype::of<float>()))
+    throw InvalidArgument("infer: pass a float32 NCHW/CHW array or a uint8 HxWxC image, not dtype " +
+                          py::str(array.dtype()).cast<std::string>());
+  auto c = py::array_t<float, py::array::c_style>::ensure(array);  // copies only when not C-contiguous
+  std::vector<std::int64_t> shape(c.shape(), c.shape() + c.ndim());
+  auto tensor = at::from_blob(const_cast<float*>(c.data()), shape, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor out;
+  {
+    py::gil_scoped_release release;
+    out = m.infer(tensor);
+  }
+  return toNumpy(out);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+  mod.doc() = "dyndnn: dynamic DNNs (Once-for-All supernets) that switch sub-networks at run time";
+  mod.attr("__version__") = version();
+
+  static py::exception<Error> base(mod, "Error", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const FormatError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const IoError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+    } catch (const HardwareError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+    } catch (const c10::Error& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
+    }
+  });
+
+  py::class_<DynamicModel>(mod, "DynamicModel", R"(A dynamic DNN: one shared-weight supernet and its operating points.
+
+infer() may be called from several threads, also while set_subnet() switches.)")
+      .def(py::init([](const std::string& path, int threads, const std::string& device, bool verify_checksum) {
+             ModelOptions o;
+             o.threads = threads;
+             if (device == "cuda") {
+               o.device = Device::CUDA;
+             } else if (device != "cpu") {
+               throw InvalidArgument("device must be 'cpu' or 'cuda', not '" + device + "'");
+             }
+             o.verify_checksum = verify_checksum;
+             py::gil_scoped_release release;
+             return DynamicModel::load(path, o);
+           }),
+           py::arg("path"), py::arg("threads") = 0, py::arg("device") = "cpu", py::arg("verify_checksum") = true,
+           "Load a .dyn package (memory-mapped). threads=0 leaves LibTorch's process-wide setting alone.")
+      .def_property_readonly("operating_points",
+                             [](const DynamicModel& m) {
+                               py::list out;
+                               for (const auto& op : m.operatingPoints()) out.append(operatingPointToPython(op));
+                               return out;
+                             },
+                             "List of dicts: name, config {ks, e, d, r}, bn_stats, macs, params, accuracy.")
+      .def(
+          "set_subnet",
+          [](DynamicModel& m, const py::object& what) {
+            if (py::isinstance<py::str>(what)) {
+              auto name = what.cast<std::string>();
+              py::gil_scoped_release release;
+              m.setSubnet(name);
+            } else if (py::isinstance<py::dict>(what)) {
+              auto config = configFromPython(what.cast<py::dict>());
+              py::gil_scoped_release release;
+              m.setSubnet(config);
+            } else {
+              throw InvalidArgument("set_subnet takes an operating point name or a config dict {ks, e, d, r}");
+            }
+          },
+          py::arg("name_or_config"),
+          "Activate an operating point by name, or a sub-network in OFA's dict form {ks, e, d, r}.")
+      .def_property_readonly("active_config", [](const DynamicModel& m) { return configToPython(m.activeConfig()); })
+      .def_property_readonly("active_name", &DynamicModel::activeName)
+      .def("cost",
+           [](const DynamicModel& m, const py::dict& config) {
+             auto c = m.cost(configFromPython(config));
+             py::dict d;
+             d["macs"] = c.macs;
+             d["params"] = c.params;
+             return d;
+           })
+      .def_property_readonly("num_classes", [](const DynamicModel& m) { return m.info().num_classes; })
+      .def_property_readonly("resolutions", [](const DynamicModel& m) { return m.info().input.resolutions; })
+      .def("infer", &infer, py::arg("array"),
+           "Logits (numpy float32 [N, classes]) for a float32 NCHW/CHW array of any spatial size, or for a "
+           "uint8 HxWxC image (resized, centre-cropped, normalised).");
+}

@@ -1,0 +1,21 @@
+#pragma once
+// Writing packages from C++: the safetensors layout with the dyndnn checksum. Used by tests that build
+// deliberately broken packages, and by tools that rewrite a package's metadata.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dyndnn::format {
+
+/// Write `header` (tensor entries plus "__metadata__", whose "dyndnn" string is kept verbatim) followed by
+/// `data`. The checksum in __metadata__["dyndnn_crc32"] is recomputed unless `keep_checksum` is set.
+void writePackageFile(const std::string& path, nlohmann::json header, const std::vector<std::uint8_t>& data,
+                      bool keep_checksum = false);
+
+/// Header JSON and data section of an existing file, for rewriting. Throws FormatError/IoError.
+void readPackageFile(const std::string& path, nlohmann::json& header, std::vector<std::uint8_t>& data);
+
+}  // namespace dyndnn::format

@@ -1,0 +1,47 @@
+#include "fixtures.hpp"
+
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "format/safetensors.hpp"
+
+namespace dyndnn::test {
+
+std::string fixture(const std::string& name) {
+  const char* dir = std::getenv("DYNDNN_FIXTURE_DIR");
+  if (dir == nullptr) FAIL("DYNDNN_FIXTURE_DIR is not set: run the tests through ctest");
+  return std::string(dir) + "/" + name;
+}
+
+std::string tempDir() {
+  namespace fs = std::filesystem;
+  static int counter = 0;
+  auto dir = fs::temp_directory_path() / ("dyndnn_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::create_directories(dir);
+  struct Cleanup {
+    std::vector<fs::path> dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (auto& d : dirs) fs::remove_all(d, ec);
+    }
+  };
+  static Cleanup cleanup;
+  cleanup.dirs.push_back(dir);
+  return dir.string();
+}
+
+at::Tensor loadTensor(const std::string& path, const std::string& name) {
+  auto file = format::SafetensorsFile::open(path);
+  const auto* e = file.find(name);
+  if (e == nullptr) FAIL("no tensor " << name << " in " << path);
+  return file.tensor(*e).clone();
+}
+
+double relativeError(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+}
+
+}  // namespace dyndnn::test

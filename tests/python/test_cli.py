@@ -1,0 +1,66 @@
+"""The dyndnn CLI: good packages print, damaged ones exit non-zero with one readable line and no signal."""
+import json
+import os
+import random
+import subprocess
+
+
+def run(cli, *args):
+    return subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_info_and_infer(cli, fixture_dir):
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    r = run(cli, "info", path)
+    assert r.returncode == 0, r.stderr
+    assert "ofa_mbv3" in r.stdout and "random0" in r.stdout
+    info = json.loads(run(cli, "info", path, "--json").stdout)
+    assert info["format_version"] == 1 and len(info["operating_points"]) == 8
+    assert all(op["macs"] > 0 and op["params"] > 0 for op in info["operating_points"])
+    r = run(cli, "infer", path, "--op", "random2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["operating_point"] == "random2" and len(out["top"]) == 5
+
+
+def test_infer_image(cli, fixture_dir, tmp_path):
+    img = tmp_path / "x.pgm"
+    img.write_bytes(b"P5\n# comment\n30 20\n255\n" + bytes(random.Random(0).randrange(256) for _ in range(600)))
+    r = run(cli, "infer", os.path.join(fixture_dir, "fmnist.dyn"), "--image", str(img), "--top", "3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("class") == 3
+
+
+def check_fails_cleanly(r, *says):
+    assert r.returncode == 1, (r.returncode, r.stderr)  # negative would mean killed by a signal
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for s in says:
+        assert s in lines[0], lines[0]
+
+
+def test_truncated_and_bit_flipped_packages(cli, fixture_dir, tmp_path):
+    data = (tmp_path / "src").write_bytes(b"") or open(os.path.join(fixture_dir, "fmnist.dyn"), "rb").read()
+    rng = random.Random(3)
+    for cut in [0, 3, 8, 50, len(data) // 3, len(data) - 1]:
+        p = tmp_path / f"cut{cut}.dyn"
+        p.write_bytes(data[:cut])
+        check_fails_cleanly(run(cli, "info", str(p)), str(p))
+    for i in range(12):
+        flipped = bytearray(data)
+        pos = rng.randrange(len(data))
+        flipped[pos] ^= 1 << rng.randrange(8)
+        p = tmp_path / f"flip{i}.dyn"
+        p.write_bytes(bytes(flipped))
+        check_fails_cleanly(run(cli, "info", str(p)), str(p))
+
+
+def test_usage_errors(cli, fixture_dir):
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    check_fails_cleanly(run(cli, "info"), "exactly one FILE")
+    check_fails_cleanly(run(cli, "info", path, "--bogus"), "unknown option --bogus")
+    check_fails_cleanly(run(cli, "infer", path, "--op", "missing"), "no operating point named 'missing'")
+    check_fails_cleanly(run(cli, "infer", path, "--config", '{"ks": 9, "e": 3, "d": 2, "r": 28}'), "'ks'[0] = 9")
+    check_fails_cleanly(run(cli, "infer", path, "--image", "/nonexistent.pgm"), "cannot open")
+    check_fails_cleanly(run(cli, "frobnicate"), "unknown verb")
+    assert run(cli, "info", "--help").returncode == 0
