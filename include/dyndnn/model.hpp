@@ -26,6 +26,15 @@ struct ModelOptions {
   /// Check the package's CRC-32 over all tensors and metadata at load (a few ms per 10 MB). Turn off only
   /// for packages on trusted, checked storage when load time matters.
   bool verify_checksum = true;
+  /// Memory budget of the cache of prepared sub-networks (execution plans), in bytes; least recently used
+  /// plans are evicted first. The active plan always stays alive, whatever the budget.
+  std::size_t plan_cache_bytes = std::size_t{256} << 20;
+};
+
+/// Counters of the plan cache (prepared sub-networks).
+struct PlanCacheStats {
+  std::size_t hits = 0, misses = 0, evictions = 0, builds = 0;
+  std::size_t bytes = 0, entries = 0, budget = 0;
 };
 
 /// What a sub-network costs and how good it is. accuracy is in percent (top-1) when the package knows it.
@@ -72,8 +81,8 @@ struct PackageInfo {
 
 /// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.
 ///
-/// Thread safety: infer() may be called from several threads at once and concurrently with setSubnet();
-/// each call runs on the sub-network that was active when it started. Every const method is safe to call
+/// Thread safety: infer() may be called from several threads at once and concurrently with setSubnet()
+/// and requestSubnet(); each call runs on the sub-network that was active when it started. Every const method is safe to call
 /// concurrently. load() and destruction must not race with other calls on the same object.
 /// Movable, not copyable.
 class DynamicModel {
@@ -92,12 +101,31 @@ class DynamicModel {
   const PackageInfo& info() const;
   const std::vector<OperatingPoint>& operatingPoints() const;
 
-  /// Activate an operating point by name (uses its per-subnet BN statistics when stored).
+  /// Activate an operating point by name (uses its per-subnet BN statistics when stored); blocks until its
+  /// execution plan is ready (immediate when cached).
   /// Throws InvalidArgument naming the known operating points when there is no such name.
   void setSubnet(const std::string& operating_point);
   /// Activate an explicit sub-network (uses the supernet's BN statistics). The config is validated
   /// against the supernet; scalars broadcast. Throws InvalidArgument saying which field is wrong.
   void setSubnet(const SubnetConfig& config);
+
+  /// Asynchronous switch: returns at once. A background worker prepares the sub-network (unless cached)
+  /// while infer() keeps serving the current one; the first infer() after it is ready swaps to it
+  /// atomically. A later request replaces an earlier one still pending. Validation errors throw here;
+  /// a failure while preparing leaves the current sub-network active and is reported by lastSwitchError().
+  void requestSubnet(const std::string& operating_point);
+  void requestSubnet(const SubnetConfig& config);
+  /// True while a requested switch has not yet taken effect.
+  bool switchPending() const;
+  /// Message of the last asynchronous preparation that failed (empty when none did).
+  std::string lastSwitchError() const;
+
+  /// Which execution backend runs the active sub-network ("onednn" or "aten") and how many bytes it holds.
+  std::string backend() const;
+  std::size_t activePlanBytes() const;
+  PlanCacheStats planCacheStats() const;
+  /// Change the plan cache's budget (evicts at once when it shrinks).
+  void setPlanCacheBudget(std::size_t bytes);
 
   /// The active sub-network (normalised: every list full length) and its operating point name, or an
   /// empty name for an explicit config.

@@ -1,14 +1,16 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <chrono>
 #include <mutex>
 
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/model.hpp"
+#include "engine/execution_plan.hpp"
+#include "engine/plan_cache.hpp"
 #include "engine/preprocess.hpp"
-#include "engine/reference_executor.hpp"
 #include "format/package.hpp"
 #include "nn/elastic_mbv3.hpp"
 
@@ -18,57 +20,104 @@ namespace {
 // The sub-network that infer() runs; replaced as a whole so a running call keeps its own.
 struct ActiveSubnet {
   std::string name;
-  nn::StaticSubnet net;
+  engine::PlanPtr plan;
 };
 
-void moveTo(nn::ConvBnAct& l, const at::Device& d) {
-  l.weight = l.weight.to(d);
-  for (auto* t : {&l.bn.weight, &l.bn.bias, &l.bn.mean, &l.bn.var}) *t = t->to(d);
-}
-
-void moveTo(nn::StaticSubnet& n, const at::Device& d) {
-  moveTo(n.stem, d);
-  for (auto& b : n.blocks) {
-    if (b.expand) moveTo(*b.expand, d);
-    moveTo(b.depthwise, d);
-    if (b.se)
-      for (auto* t : {&b.se->reduce_weight, &b.se->reduce_bias, &b.se->expand_weight, &b.se->expand_bias})
-        *t = t->to(d);
-    moveTo(b.project, d);
-  }
-  moveTo(n.final_expand, d);
-  for (auto* t : {&n.feature_mix_weight, &n.classifier_weight, &n.classifier_bias}) *t = t->to(d);
-}
+// A switch asked for with requestSubnet(), not yet in effect.
+struct PendingSwitch {
+  std::string name;
+  engine::PlanFuture plan;
+};
 
 }  // namespace
 
 struct DynamicModel::Impl {
-  Impl(format::Package p, const ModelOptions& o) : package(std::move(p)), supernet(package), options(o) {}
+  Impl(format::Package p, const ModelOptions& o)
+      : package(std::move(p)), supernet(package), options(o), cache(o.plan_cache_bytes) {}
 
   format::Package package;
   nn::ElasticMbv3 supernet;
   ModelOptions options;
   PackageInfo info;
   at::Device device{at::kCPU};
+  engine::PlanCache cache;  // after supernet: its worker stops before the weights go away
 
-  mutable std::mutex active_mutex;
+  mutable std::mutex mutex;
   std::shared_ptr<const ActiveSubnet> active;
+  std::optional<PendingSwitch> pending;
+  std::string last_switch_error;
 
-  std::shared_ptr<const ActiveSubnet> current() const {
-    std::lock_guard<std::mutex> lock(active_mutex);
+  // What to build for an operating point / explicit config, and the cache key it goes under.
+  struct Request {
+    std::string name, key;
+    SubnetConfig config;
+    const nn::BnStats* stats = nullptr;
+  };
+
+  Request byName(const std::string& name) const {
+    const auto& ops = package.operating_points;
+    for (std::size_t i = 0; i < ops.size(); ++i)
+      if (ops[i].name == name)
+        return {name, "op:" + name, ops[i].config, ops[i].has_bn_stats ? &supernet.operatingPointStats(i) : nullptr};
+    std::string known;
+    for (const auto& op : ops) known += (known.empty() ? "" : ", ") + op.name;
+    throw InvalidArgument(fmt::format("no operating point named '{}' in {} (known: {})", name, info.path,
+                                      known.empty() ? "none" : known));
+  }
+
+  Request byConfig(const SubnetConfig& config) const {
+    auto n = supernet.normalise(config);
+    return {"", "cfg:" + n.toJson(), n, nullptr};
+  }
+
+  engine::PlanCache::Builder builder(const Request& r) const {
+    return [this, config = r.config, stats = r.stats] {
+      at::NoGradGuard no_grad;
+      return engine::buildPlan(supernet.materialise(config, stats), device);
+    };
+  }
+
+  void activateNow(const Request& r) {
+    auto plan = cache.get(r.key, builder(r));
+    auto next = std::make_shared<const ActiveSubnet>(ActiveSubnet{r.name, std::move(plan)});
+    std::lock_guard<std::mutex> lock(mutex);
+    active = std::move(next);
+    pending.reset();  // an explicit blocking switch overrides any pending request
+  }
+
+  void request(const Request& r) {
+    auto future = cache.prepare(r.key, builder(r));
+    std::lock_guard<std::mutex> lock(mutex);
+    pending = PendingSwitch{r.name, std::move(future)};
+    swapIfReadyLocked();
+  }
+
+  // Adopt a pending plan that has finished building. Called with `mutex` held, on every infer().
+  void swapIfReadyLocked() {
+    if (!pending || pending->plan.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    try {
+      active = std::make_shared<const ActiveSubnet>(ActiveSubnet{pending->name, pending->plan.get()});
+      last_switch_error.clear();
+    } catch (const std::exception& e) {
+      last_switch_error = e.what();
+    }
+    pending.reset();
+  }
+
+  std::shared_ptr<const ActiveSubnet> current() {
+    std::lock_guard<std::mutex> lock(mutex);
+    swapIfReadyLocked();
     return active;
   }
 
-  void activate(std::string name, const SubnetConfig& config, const nn::BnStats* stats) {
-    auto next = std::make_shared<ActiveSubnet>(ActiveSubnet{std::move(name), supernet.materialise(config, stats)});
-    if (!device.is_cpu()) moveTo(next->net, device);
-    std::lock_guard<std::mutex> lock(active_mutex);
-    active = std::move(next);
+  std::shared_ptr<const ActiveSubnet> currentNoSwap() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return active;
   }
 
   at::Tensor run(const ActiveSubnet& a, const at::Tensor& x) const {
     at::NoGradGuard no_grad;
-    return engine::runReference(a.net, x.to(device)).to(at::kCPU);
+    return a.plan->run(x.to(device)).to(at::kCPU);
   }
 };
 
@@ -90,13 +139,11 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
   impl->info = PackageInfo{pkg.path(), pkg.family, pkg.format_version, impl->supernet.arch().n_classes,
                            pkg.file.fileBytes(), pkg.file.entries().size(), pkg.input};
   if (!pkg.operating_points.empty()) {
-    const auto& op = pkg.operating_points.front();
-    impl->activate(op.name, op.config, op.has_bn_stats ? &impl->supernet.operatingPointStats(0) : nullptr);
+    impl->activateNow(impl->byName(pkg.operating_points.front().name));
   } else {
     const auto& a = impl->supernet.arch();
-    SubnetConfig largest{{a.ks_list.back()}, {a.expand_ratio_list.back()}, {a.depth_list.back()},
-                         pkg.input.resolutions.back()};
-    impl->activate("", impl->supernet.normalise(largest), nullptr);
+    impl->activateNow(impl->byConfig(SubnetConfig{{a.ks_list.back()}, {a.expand_ratio_list.back()},
+                                                  {a.depth_list.back()}, pkg.input.resolutions.back()}));
   }
   return DynamicModel(std::move(impl));
 }
@@ -109,24 +156,32 @@ DynamicModel::~DynamicModel() = default;
 const PackageInfo& DynamicModel::info() const { return impl_->info; }
 const std::vector<OperatingPoint>& DynamicModel::operatingPoints() const { return impl_->package.operating_points; }
 
-void DynamicModel::setSubnet(const std::string& name) {
-  const auto& ops = impl_->package.operating_points;
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    if (ops[i].name == name) {
-      impl_->activate(name, ops[i].config, ops[i].has_bn_stats ? &impl_->supernet.operatingPointStats(i) : nullptr);
-      return;
-    }
-  }
-  std::string known;
-  for (const auto& op : ops) known += (known.empty() ? "" : ", ") + op.name;
-  throw InvalidArgument(fmt::format("no operating point named '{}' in {} (known: {})", name, impl_->info.path,
-                                    known.empty() ? "none" : known));
+void DynamicModel::setSubnet(const std::string& name) { impl_->activateNow(impl_->byName(name)); }
+void DynamicModel::setSubnet(const SubnetConfig& config) { impl_->activateNow(impl_->byConfig(config)); }
+void DynamicModel::requestSubnet(const std::string& name) { impl_->request(impl_->byName(name)); }
+void DynamicModel::requestSubnet(const SubnetConfig& config) { impl_->request(impl_->byConfig(config)); }
+
+bool DynamicModel::switchPending() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->pending.has_value();
 }
 
-void DynamicModel::setSubnet(const SubnetConfig& config) { impl_->activate("", normalise(config), nullptr); }
+std::string DynamicModel::lastSwitchError() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->last_switch_error;
+}
 
-SubnetConfig DynamicModel::activeConfig() const { return impl_->current()->net.config; }
-std::string DynamicModel::activeName() const { return impl_->current()->name; }
+SubnetConfig DynamicModel::activeConfig() const { return impl_->currentNoSwap()->plan->config(); }
+std::string DynamicModel::activeName() const { return impl_->currentNoSwap()->name; }
+std::string DynamicModel::backend() const { return impl_->currentNoSwap()->plan->backend(); }
+std::size_t DynamicModel::activePlanBytes() const { return impl_->currentNoSwap()->plan->bytes(); }
+
+PlanCacheStats DynamicModel::planCacheStats() const {
+  auto s = impl_->cache.stats();
+  return PlanCacheStats{s.hits, s.misses, s.evictions, s.builds, s.bytes, s.entries, s.budget};
+}
+
+void DynamicModel::setPlanCacheBudget(std::size_t bytes) { impl_->cache.setBudget(bytes); }
 
 SubnetConfig DynamicModel::normalise(const SubnetConfig& config) const { return impl_->supernet.normalise(config); }
 
@@ -136,12 +191,12 @@ Metrics DynamicModel::cost(const SubnetConfig& config) const {
 
 at::Tensor DynamicModel::infer(const at::Tensor& input) const {
   auto a = impl_->current();
-  return impl_->run(*a, engine::prepareTensor(input, impl_->info.input.channels, a->net.config.r));
+  return impl_->run(*a, engine::prepareTensor(input, impl_->info.input.channels, a->plan->config().r));
 }
 
 at::Tensor DynamicModel::infer(const ImageView& image) const {
   auto a = impl_->current();
-  return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->net.config.r));
+  return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->plan->config().r));
 }
 
 }  // namespace dyndnn

@@ -1,0 +1,143 @@
+#include "engine/plan_cache.hpp"
+
+namespace dyndnn::engine {
+
+PlanCache::PlanCache(std::size_t budget_bytes) : budget_(budget_bytes) {}
+
+PlanCache::~PlanCache() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+PlanPtr PlanCache::find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  ++counters_.hits;
+  return it->second->second;
+}
+
+PlanPtr PlanCache::get(const std::string& key, const Builder& build) {
+  std::shared_ptr<std::promise<PlanPtr>> promise;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (auto it = index_.find(key); it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      ++counters_.hits;
+      return it->second->second;
+    }
+    if (auto b = building_.find(key); b != building_.end()) {
+      auto future = b->second;
+      lock.unlock();
+      return future.get();  // the worker is on it already
+    }
+    ++counters_.misses;
+    promise = std::make_shared<std::promise<PlanPtr>>();
+    building_[key] = promise->get_future().share();
+  }
+  try {
+    auto plan = build();
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++counters_.builds;
+    insertLocked(key, plan);
+    building_.erase(key);
+    promise->set_value(plan);
+    return plan;
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    building_.erase(key);
+    promise->set_exception(std::current_exception());
+    throw;
+  }
+}
+
+PlanFuture PlanCache::prepare(const std::string& key, Builder build) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (auto it = index_.find(key); it != index_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    ++counters_.hits;
+    std::promise<PlanPtr> ready;
+    ready.set_value(it->second->second);
+    return ready.get_future().share();
+  }
+  if (auto b = building_.find(key); b != building_.end()) return b->second;
+  ++counters_.misses;
+  auto promise = std::make_shared<std::promise<PlanPtr>>();
+  auto future = promise->get_future().share();
+  building_[key] = future;
+  queue_.emplace_back(key, std::make_pair(std::move(build), promise));
+  if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
+  wake_.notify_one();
+  return future;
+}
+
+void PlanCache::workerLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) {
+      for (auto& job : queue_)
+        job.second.second->set_exception(std::make_exception_ptr(std::runtime_error("plan cache shut down")));
+      return;
+    }
+    auto job = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    PlanPtr plan;
+    std::exception_ptr error;
+    try {
+      plan = job.second.first();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    building_.erase(job.first);
+    if (error) {
+      job.second.second->set_exception(error);
+    } else {
+      ++counters_.builds;
+      insertLocked(job.first, plan);
+      job.second.second->set_value(plan);
+    }
+  }
+}
+
+void PlanCache::insertLocked(const std::string& key, const PlanPtr& plan) {
+  if (!plan || plan->bytes() > budget_ || index_.count(key)) return;
+  lru_.emplace_front(key, plan);
+  index_[key] = lru_.begin();
+  bytes_ += plan->bytes();
+  evictLocked();
+}
+
+void PlanCache::evictLocked() {
+  while (bytes_ > budget_ && !lru_.empty()) {
+    auto& victim = lru_.back();
+    bytes_ -= victim.second->bytes();
+    index_.erase(victim.first);
+    lru_.pop_back();
+    ++counters_.evictions;
+  }
+}
+
+void PlanCache::setBudget(std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  budget_ = bytes;
+  evictLocked();
+}
+
+PlanCacheStats PlanCache::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto s = counters_;
+  s.bytes = bytes_;
+  s.entries = lru_.size();
+  s.budget = budget_;
+  return s;
+}
+
+}  // namespace dyndnn::engine
