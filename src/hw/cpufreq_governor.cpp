@@ -44,7 +44,11 @@ class CpufreqGovernor final : public KnobGovernor {
       f.unit = "kHz";
       domains_.emplace_back(fs_, f, options.frequency_mode);
       Knob k = domains_.back().describe("cpufreq." + name);
-      if (auto cpus = fs_.tryRead(f.dir + "/related_cpus")) k.note += "; CPUs " + formatCpuList(parseCpuList(*cpus));
+      if (fs_.exists(f.dir + "/related_cpus")) {  // space-separated numbers, not a "0-3" list
+        std::vector<int> cpus;
+        for (auto c : fs_.readInts(f.dir + "/related_cpus")) cpus.push_back(static_cast<int>(c));
+        k.note += "; CPUs " + formatCpuList(cpus);
+      }
       knobs_.push_back(std::move(k));
     }
   }

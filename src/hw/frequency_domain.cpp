@@ -93,6 +93,7 @@ Knob FrequencyDomain::describe(const std::string& knob_name) const {
 void FrequencyDomain::writeChecked(const std::string& name, std::int64_t value, RestoreJournal& journal,
                                    int owner) const {
   const std::string rel = file(name);
+  if (fs_.tryReadInt(rel) == value) return;  // already there: fewer writes, and nothing to restore
   journal.record(fs_, rel, owner);  // the original is safe (and in the state file) before we change it
   fs_.write(rel, std::to_string(value));
   // The kernel silently clamps cpufreq/devfreq limits to thermal and QoS caps: read back to catch it.
@@ -110,8 +111,9 @@ void FrequencyDomain::set(std::int64_t value, RestoreJournal& journal, int owner
       journal.record(fs_, gov, owner);
       fs_.write(gov, "userspace");
     }
-    // Under another governor the set-speed file reads "<unsupported>": restoring the governor is enough.
-    if (was_userspace_) journal.record(fs_, file(files_.setspeed), owner);
+    // Under another governor the set-speed file reads "<unsupported>" (cpufreq) or "undefined" (devfreq), which
+    // the kernel will not take back; restoring the governor is what counts, so that write is best effort.
+    if (fs_.exists(file(files_.setspeed))) journal.record(fs_, file(files_.setspeed), owner, !was_userspace_);
     fs_.write(file(files_.setspeed), std::to_string(value));
     const auto now = fs_.tryReadInt(file(files_.setspeed));
     if (now && *now != value)

@@ -76,7 +76,7 @@ bool RestoreJournal::has(int owner) const {
   return false;
 }
 
-void RestoreJournal::record(const Sysfs& fs, const std::string& rel, int owner) {
+void RestoreJournal::record(const Sysfs& fs, const std::string& rel, int owner, bool best_effort) {
   const std::string abs = fs.path(rel);
   std::lock_guard<std::mutex> lock(mutex_);
   const std::size_t n = count_.load();
@@ -98,6 +98,7 @@ void RestoreJournal::record(const Sysfs& fs, const std::string& rel, int owner) 
   Entry& e = reuse ? *reuse : entries_[n];
   // Fill the entry completely before publishing it (active / count) so a signal never sees half an entry.
   e.owner = owner;
+  e.best_effort = best_effort;
   std::memcpy(e.path, abs.c_str(), abs.size() + 1);
   std::memcpy(e.value, original.data(), original.size());
   e.value_len = original.size();
@@ -149,7 +150,7 @@ int RestoreJournal::replayLocked(int owner, std::string* failures) {
   int left = 0;
   for (std::size_t i : failed) {  // second pass: an ordering constraint (min <= max) may be satisfied now
     Entry& e = entries_[i];
-    if (writeRaw(e) == 0) {
+    if (writeRaw(e) == 0 || e.best_effort) {
       e.active.store(false);
     } else {
       ++left;
@@ -191,7 +192,7 @@ int RestoreJournal::restoreAllFromSignal() noexcept {
     int journal_left = 0;
     for (int k = 0; k < nfailed; ++k) {
       Entry& e = j->entries_[failed_idx[k]];
-      if (writeRaw(e) == 0)
+      if (writeRaw(e) == 0 || e.best_effort)
         e.active.store(false);
       else
         ++journal_left;

@@ -31,7 +31,9 @@ class RestoreJournal {
 
   /// Remembers the current content of `rel` for `owner` unless already remembered, persisting the state file
   /// before returning, so the caller may then change the file.
-  void record(const Sysfs& fs, const std::string& rel, int owner);
+  /// `best_effort`: the original is not a value the kernel takes back ("<unsupported>" in scaling_setspeed
+  /// under another governor); restoring the governor is what matters, so a refused write is not a failure.
+  void record(const Sysfs& fs, const std::string& rel, int owner, bool best_effort = false);
   /// Writes back `owner`'s originals, newest first, retrying failed writes once more (restoring min before max
   /// can be refused until max is back). Throws HardwareError listing what could not be restored.
   void restore(int owner);
@@ -46,6 +48,7 @@ class RestoreJournal {
   struct Entry {
     std::atomic<bool> active{false};
     int owner = 0;
+    bool best_effort = false;
     char path[kPathBytes] = {};
     char value[kValueBytes] = {};
     std::size_t value_len = 0;

@@ -35,6 +35,7 @@ int restoreFromStateFile(const std::string& state_file) {
 
   struct Item {
     std::string path, value;
+    bool best_effort;
   };
   std::vector<Item> items;
   for (const auto& e : doc["entries"]) {
@@ -43,7 +44,7 @@ int restoreFromStateFile(const std::string& state_file) {
       throw HardwareError(fmt::format("{}: an entry lacks a string path/value", state_file));
     const std::string path = e["path"].get<std::string>();
     if (path.empty() || path[0] != '/') throw HardwareError(fmt::format("{}: path '{}' is not absolute", state_file, path));
-    items.push_back({path, e["value"].get<std::string>()});
+    items.push_back({path, e["value"].get<std::string>(), e.value("best_effort", false)});
   }
   // The recorded path may lie under a fake root (tests): the knob check needs the part from "sys/" on.
   auto split = [&](const std::string& path) -> std::pair<std::string, std::string> {
@@ -72,6 +73,10 @@ int restoreFromStateFile(const std::string& state_file) {
       Sysfs(root).write(rel, item->value);
       ++restored;
     } catch (const HardwareError& e) {
+      if (item->best_effort) {
+        ++restored;  // "<unsupported>" under a restored governor: nothing to put back
+        continue;
+      }
       failures += std::string(failures.empty() ? "" : "; ") + e.what();
     }
   }
