@@ -18,6 +18,8 @@ verbs:
   info FILE [--json]                      package contents: family, operating points, MACs, params, accuracy
   infer FILE [--op NAME | --config JSON] [--image PATH] [--threads N] [--json]
                                           run one inference and print the top classes
+  bench FILE [--op NAME | --config JSON] [--threads N] [--runs N] [--json]
+                                          latency (median/p90/p99) and GFLOP/s of one sub-network
 
 dyndnn <verb> --help shows a verb's options; dyndnn --version prints the version.
 )";
@@ -27,7 +29,8 @@ struct Verb {
   int (*run)(const std::vector<std::string>&);
 };
 
-constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer}};
+constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
+                           {"bench", dyndnn::cli::runBench}};
 
 }  // namespace
 

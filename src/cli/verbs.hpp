@@ -8,5 +8,6 @@ namespace dyndnn::cli {
 
 int runInfo(const std::vector<std::string>& args);
 int runInfer(const std::vector<std::string>& args);
+int runBench(const std::vector<std::string>& args);
 
 }  // namespace dyndnn::cli

@@ -27,10 +27,10 @@ using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
-// Where a primitive argument lives: a workspace activation buffer, a constant (packed weights), or the
-// caller's input/output.
+// Where a primitive argument lives: a workspace activation buffer, a constant (packed weights), the
+// caller's input/output, or the workspace's scratchpad.
 struct Slot {
-  enum Kind { Buffer, Constant, Input, Output } kind = Buffer;
+  enum Kind { Buffer, Constant, Input, Output, Scratch } kind = Buffer;
   int buffer = -1;
   memory::desc md;
   memory constant;
@@ -50,6 +50,7 @@ struct Activation {
 // Per-call state: activation buffers and the memory objects bound to them. One per concurrent caller.
 struct Workspace {
   std::vector<std::unique_ptr<std::uint8_t[], void (*)(void*)>> buffers;
+  std::unique_ptr<std::uint8_t[], void (*)(void*)> scratch{nullptr, &std::free};
   std::vector<std::unordered_map<int, memory>> args;  // per step
   std::vector<memory*> inputs, outputs;               // handles rebound on every call
   dnnl::stream stream;
@@ -70,9 +71,26 @@ tag tagOf(const memory::desc& md) {
   return tag::any;
 }
 
+// Every primitive gets its scratchpad from the caller's workspace: oneDNN's own (library-managed)
+// scratchpad is shared between threads unless the library was built for concurrent execution, and
+// concurrent infer() calls would corrupt each other's temporaries.
+dnnl::primitive_attr userScratchpad(dnnl::primitive_attr attr = {}) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 class Builder {
  public:
   explicit Builder(const dnnl::engine& eng) : eng_(eng), stream_(eng) {}
+
+  // Record a primitive with its arguments and its scratchpad.
+  template <typename PrimitiveDesc, typename Primitive>
+  void add(const PrimitiveDesc& pd, std::vector<std::pair<int, Slot>> args) {
+    const auto scratch = pd.scratchpad_desc();
+    scratch_bytes_ = std::max(scratch_bytes_, scratch.get_size());
+    if (scratch.get_size() > 0) args.emplace_back(DNNL_ARG_SCRATCHPAD, Slot{Slot::Scratch, -1, scratch, {}});
+    steps_.push_back(Step{Primitive(pd), std::move(args)});
+  }
 
   int newBuffer() {
     sizes_.push_back(0);
@@ -115,14 +133,14 @@ class Builder {
     for (const auto& [alg, ab] : eltwise) ops.append_eltwise(1.f, alg, ab.first, ab.second);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
-    dnnl::convolution_forward::primitive_desc pd(desc, attr, eng_);
-    Step step{dnnl::convolution_forward(pd), {}};
-    step.args.emplace_back(DNNL_ARG_SRC, bufferSlot(in));
-    step.args.emplace_back(DNNL_ARG_WEIGHTS, constant(weight, w_dims, w_tag, pd.weights_desc()));
-    if (bias.defined()) step.args.emplace_back(DNNL_ARG_BIAS, constant(bias, {o}, tag::x, bias_md));
+    dnnl::convolution_forward::primitive_desc pd(desc, userScratchpad(attr), eng_);
+    std::vector<std::pair<int, Slot>> args;
+    args.emplace_back(DNNL_ARG_SRC, bufferSlot(in));
+    args.emplace_back(DNNL_ARG_WEIGHTS, constant(weight, w_dims, w_tag, pd.weights_desc()));
+    if (bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(bias, {o}, tag::x, bias_md));
     Activation out = sum_into ? *sum_into : activation(out_buffer, pd.dst_desc());
-    step.args.emplace_back(DNNL_ARG_DST, bufferSlot(out));
-    steps_.push_back(std::move(step));
+    args.emplace_back(DNNL_ARG_DST, bufferSlot(out));
+    add<decltype(pd), dnnl::convolution_forward>(pd, std::move(args));
     return out;
   }
 
@@ -132,24 +150,24 @@ class Builder {
     memory::desc dst({d[0], d[1], 1, 1}, dt::f32, tagOf(in.md));
     dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_include_padding,
                                      in.md, dst, {1, 1}, {d[2], d[3]}, {0, 0}, {0, 0});
-    dnnl::pooling_forward::primitive_desc pd(desc, eng_);
+    dnnl::pooling_forward::primitive_desc pd(desc, userScratchpad(), eng_);
     Activation out = activation(out_buffer, pd.dst_desc());
-    steps_.push_back(Step{dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, bufferSlot(in)}, {DNNL_ARG_DST, bufferSlot(out)}}});
+    add<decltype(pd), dnnl::pooling_forward>(pd, {{DNNL_ARG_SRC, bufferSlot(in)}, {DNNL_ARG_DST, bufferSlot(out)}});
     return out;
   }
 
   // x *= scale (per channel, broadcast over space), in place.
   void multiplyInPlace(const Activation& x, const Activation& scale) {
     dnnl::binary::desc desc(dnnl::algorithm::binary_mul, x.md, scale.md, x.md);
-    dnnl::binary::primitive_desc pd(desc, eng_);
-    steps_.push_back(Step{dnnl::binary(pd),
-                          {{DNNL_ARG_SRC_0, bufferSlot(x)}, {DNNL_ARG_SRC_1, bufferSlot(scale)}, {DNNL_ARG_DST, bufferSlot(x)}}});
+    dnnl::binary::primitive_desc pd(desc, userScratchpad(), eng_);
+    add<decltype(pd), dnnl::binary>(
+        pd, {{DNNL_ARG_SRC_0, bufferSlot(x)}, {DNNL_ARG_SRC_1, bufferSlot(scale)}, {DNNL_ARG_DST, bufferSlot(x)}});
   }
 
   // The caller's NCHW input reordered into the first convolution's layout.
   void input(const memory::desc& plain, const Activation& dst) {
-    steps_.push_back(Step{dnnl::reorder(dnnl::reorder::primitive_desc(eng_, plain, eng_, dst.md)),
-                          {{DNNL_ARG_FROM, Slot{Slot::Input, -1, plain, {}}}, {DNNL_ARG_TO, bufferSlot(dst)}}});
+    dnnl::reorder::primitive_desc pd(eng_, plain, eng_, dst.md, userScratchpad());
+    add<decltype(pd), dnnl::reorder>(pd, {{DNNL_ARG_FROM, Slot{Slot::Input, -1, plain, {}}}, {DNNL_ARG_TO, bufferSlot(dst)}});
   }
 
   // Classifier: inner product straight into the caller's [N, classes] output.
@@ -160,20 +178,19 @@ class Builder {
     memory::desc dst({d[0], classes}, dt::f32, tag::nc), bias_md({classes}, dt::f32, tag::x);
     dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, in.md,
                                            memory::desc(w_dims, dt::f32, tag::any), bias_md, dst);
-    dnnl::inner_product_forward::primitive_desc pd(desc, eng_);
-    Step step{dnnl::inner_product_forward(pd), {}};
-    step.args.emplace_back(DNNL_ARG_SRC, bufferSlot(in));
-    step.args.emplace_back(DNNL_ARG_WEIGHTS, constant(weight.view(w_dims), w_dims, tag::oihw, pd.weights_desc()));
-    step.args.emplace_back(DNNL_ARG_BIAS, constant(bias, {classes}, tag::x, bias_md));
-    step.args.emplace_back(DNNL_ARG_DST, Slot{Slot::Output, -1, dst, {}});
-    steps_.push_back(std::move(step));
+    dnnl::inner_product_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+    add<decltype(pd), dnnl::inner_product_forward>(
+        pd, {{DNNL_ARG_SRC, bufferSlot(in)},
+             {DNNL_ARG_WEIGHTS, constant(weight.view(w_dims), w_dims, tag::oihw, pd.weights_desc())},
+             {DNNL_ARG_BIAS, constant(bias, {classes}, tag::x, bias_md)},
+             {DNNL_ARG_DST, Slot{Slot::Output, -1, dst, {}}}});
   }
 
   dnnl::engine eng_;
   dnnl::stream stream_;
   std::vector<std::size_t> sizes_;
   std::vector<Step> steps_;
-  std::size_t constant_bytes_ = 0;
+  std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
 };
 
 using Eltwise = std::vector<std::pair<dnnl::algorithm, std::pair<float, float>>>;
@@ -245,6 +262,7 @@ class OneDnnPlan final : public ExecutionPlan {
     steps_ = std::move(b.steps_);
     buffer_sizes_ = std::move(b.sizes_);
     constant_bytes_ = b.constant_bytes_;
+    scratch_bytes_ = b.scratch_bytes_;
     releaseWorkspace(makeWorkspace());  // the first caller does not pay for it
   }
 
@@ -269,7 +287,7 @@ class OneDnnPlan final : public ExecutionPlan {
   std::size_t bytes() const override {
     std::size_t activations = 0;
     for (auto s : buffer_sizes_) activations += s;
-    return constant_bytes_ + activations;
+    return constant_bytes_ + activations + scratch_bytes_;
   }
   const char* backend() const override { return "onednn"; }
 
@@ -277,14 +295,17 @@ class OneDnnPlan final : public ExecutionPlan {
   std::unique_ptr<Workspace> makeWorkspace() const {
     auto ws = std::make_unique<Workspace>();
     ws->stream = dnnl::stream(engine_);
-    for (auto size : buffer_sizes_)
+    for (auto size : buffer_sizes_) {
       ws->buffers.emplace_back(static_cast<std::uint8_t*>(alignedAlloc(size)), &std::free);
+    }
+    ws->scratch.reset(static_cast<std::uint8_t*>(alignedAlloc(scratch_bytes_)));
     ws->args.resize(steps_.size());
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       for (const auto& [arg, slot] : steps_[s].args) {
         switch (slot.kind) {
           case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer].get()); break;
           case Slot::Constant: ws->args[s][arg] = slot.constant; break;
+          case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch.get()); break;
           case Slot::Input:
           case Slot::Output: ws->args[s][arg] = memory(slot.md, engine_, DNNL_MEMORY_NONE); break;
         }
@@ -321,7 +342,7 @@ class OneDnnPlan final : public ExecutionPlan {
   memory::desc input_md_;
   std::vector<Step> steps_;
   std::vector<std::size_t> buffer_sizes_;
-  std::size_t constant_bytes_ = 0;
+  std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Workspace>> pool_;
 };

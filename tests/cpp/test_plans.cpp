@@ -1,0 +1,171 @@
+// Execution plans (oneDNN and ATen, BN folded) against the reference executor (BN separate, eager ATen)
+// on random sub-networks, the plan cache, and switching sub-networks from another thread while infer() runs.
+
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "dyndnn/dyndnn.hpp"
+#include "engine/execution_plan.hpp"
+#include "engine/plan_cache.hpp"
+#include "engine/reference_executor.hpp"
+#include "fixtures.hpp"
+#include "format/package.hpp"
+#include "nn/elastic_mbv3.hpp"
+
+using dyndnn::test::fixture;
+using dyndnn::test::relativeError;
+
+namespace {
+constexpr double kTolerance = 1e-4;
+}
+
+TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-networks", "[plans]") {
+  for (const char* stem : {"ofa_w1.0", "fmnist"}) {
+    auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
+    dyndnn::nn::ElasticMbv3 supernet(pkg);
+    for (std::size_t i = 0; i < pkg.operating_points.size(); i += 2) {
+      const auto& op = pkg.operating_points[i];
+      INFO(stem << " " << op.name << " " << op.config.summary());
+      auto net = supernet.materialise(op.config, op.has_bn_stats ? &supernet.operatingPointStats(i) : nullptr);
+      const int r = op.config.r;
+      auto x = at::randn({2, supernet.arch().in_channels, r, r});
+      at::Tensor reference;
+      {
+        at::NoGradGuard no_grad;
+        reference = dyndnn::engine::runReference(net, x);
+      }
+      // a different input changes the output well beyond the tolerance: the comparison means something
+      CHECK(relativeError(reference.narrow(0, 1, 1), reference.narrow(0, 0, 1)) > 2e-3);
+      auto aten = dyndnn::engine::buildPlan(net, at::kCPU, dyndnn::engine::Backend::ATen);
+      CHECK(std::string(aten->backend()) == "aten");
+      CHECK(relativeError(aten->run(x), reference) < kTolerance);
+      if (dyndnn::engine::hasOneDnn()) {
+        auto fast = dyndnn::engine::buildPlan(net, at::kCPU);
+        CHECK(std::string(fast->backend()) == "onednn");
+        CHECK(relativeError(fast->run(x), reference) < kTolerance);
+        CHECK(fast->bytes() > 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("CUDA plans match the CPU reference", "[plans][cuda]") {
+  if (!at::hasCUDA()) {
+    WARN("skipped: no CUDA device visible to LibTorch");
+    return;
+  }
+  auto pkg = dyndnn::format::Package::open(fixture("ofa_w1.0.dyn"));
+  dyndnn::nn::ElasticMbv3 supernet(pkg);
+  for (std::size_t i = 0; i < 6; ++i) {
+    const auto& op = pkg.operating_points[i];
+    auto net = supernet.materialise(op.config, op.has_bn_stats ? &supernet.operatingPointStats(i) : nullptr);
+    auto x = at::randn({1, 3, op.config.r, op.config.r});
+    at::NoGradGuard no_grad;
+    auto plan = dyndnn::engine::buildPlan(net, at::Device(at::kCUDA));
+    CHECK(relativeError(plan->run(x.cuda()).cpu(), dyndnn::engine::runReference(net, x)) < 1e-3);
+  }
+}
+
+TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous preparation", "[plans]") {
+  auto pkg = dyndnn::format::Package::open(fixture("fmnist.dyn"));
+  dyndnn::nn::ElasticMbv3 supernet(pkg);
+  auto builder = [&](std::size_t i) {
+    return [&, i] { return dyndnn::engine::buildPlan(supernet.materialise(pkg.operating_points[i].config), at::kCPU); };
+  };
+  const auto one = builder(0)()->bytes();
+  dyndnn::engine::PlanCache cache(one * 2 + one / 2);  // room for about two plans
+  auto a = cache.get("a", builder(0));
+  CHECK(cache.get("a", builder(0)) == a);  // hit: the same object
+  cache.get("b", builder(1));
+  cache.get("c", builder(2));
+  auto s = cache.stats();
+  CHECK(s.hits == 1);
+  CHECK(s.misses == 3);
+  CHECK(s.bytes <= s.budget);
+  CHECK(s.evictions >= 1);
+  CHECK(cache.find("a") == nullptr);  // least recently used went first
+  CHECK(cache.find("c") != nullptr);
+  CHECK(a->run(at::randn({1, 1, a->config().r, a->config().r})).size(1) == 10);  // evicted plans stay usable
+
+  auto future = cache.prepare("d", builder(3));
+  auto plan = future.get();
+  CHECK(plan->config() == pkg.operating_points[3].config);
+  CHECK(cache.find("d") == plan);
+  auto failing = cache.prepare("bad", [] () -> dyndnn::engine::PlanPtr { throw std::runtime_error("boom"); });
+  CHECK_THROWS_WITH(failing.get(), "boom");
+  cache.setBudget(0);
+  CHECK(cache.stats().entries == 0);
+}
+
+TEST_CASE("requestSubnet switches asynchronously; infer keeps serving until the plan is ready", "[plans]") {
+  auto model = dyndnn::DynamicModel::load(fixture("fmnist.dyn"));
+  const auto& ops = model.operatingPoints();
+  auto x = at::randn({1, 1, 28, 28});
+  model.setSubnet(ops[0].name);
+  const auto first = model.infer(x);
+  model.requestSubnet(ops[1].name);
+  // until the switch lands every output is the old sub-network's; afterwards the new one's
+  for (int i = 0; i < 2000 && model.switchPending(); ++i) {
+    auto y = model.infer(x);
+    if (model.activeName() == ops[0].name) CHECK(relativeError(y, first) < kTolerance);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  model.infer(x);
+  CHECK(!model.switchPending());
+  CHECK(model.activeName() == ops[1].name);
+  CHECK(model.lastSwitchError().empty());
+  CHECK_THROWS_AS(model.requestSubnet(std::string("nope")), dyndnn::InvalidArgument);
+  CHECK(model.planCacheStats().entries >= 2);
+}
+
+TEST_CASE("infer from several threads while another thread switches: every output matches the reference", "[plans]") {
+  auto model = dyndnn::DynamicModel::load(fixture("ofa_w1.0.dyn"));
+  model.setPlanCacheBudget(std::size_t{60} << 20);  // small enough that switching evicts plans
+  const auto refs = fixture("ofa_w1.0.refs");
+  const std::vector<std::size_t> ops = {2, 5, 9, 14};  // own BN statistics, various resolutions
+  std::vector<at::Tensor> inputs, expected;
+  for (auto i : ops) {
+    inputs.push_back(dyndnn::test::loadTensor(refs, "op." + std::to_string(i) + ".input_a"));
+    expected.push_back(dyndnn::test::loadTensor(refs, "op." + std::to_string(i) + ".logits_a"));
+  }
+  // What each operating point gives for each input, computed quietly first (and checked against the
+  // Python reference where we have it). Under concurrency every output must be one of these exactly.
+  std::vector<std::vector<at::Tensor>> by_plan(ops.size());
+  for (std::size_t j = 0; j < ops.size(); ++j) {
+    model.setSubnet(model.operatingPoints()[ops[j]].name);
+    for (std::size_t k = 0; k < ops.size(); ++k) by_plan[k].push_back(model.infer(inputs[k]));
+    CHECK(relativeError(by_plan[j][j], expected[j]) < kTolerance);
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> checked{0}, unexplained{0};
+  auto worker = [&] {
+    while (!stop) {
+      for (std::size_t k = 0; k < ops.size() && !stop; ++k) {
+        auto y = model.infer(inputs[k]);
+        ++checked;
+        bool explained = false;
+        for (const auto& candidate : by_plan[k]) explained = explained || relativeError(y, candidate) < kTolerance;
+        if (!explained) ++unexplained;
+      }
+    }
+  };
+  std::thread t1(worker), t2(worker);
+  for (int i = 0; i < 60; ++i) {
+    const auto& name = model.operatingPoints()[ops[i % ops.size()]].name;
+    if (i % 2) {
+      model.setSubnet(name);
+    } else {
+      model.requestSubnet(name);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  stop = true;
+  t1.join();
+  t2.join();
+  CHECK(checked > 20);
+  CHECK(unexplained == 0);
+  CHECK(model.planCacheStats().evictions > 0);
+}
