@@ -213,7 +213,7 @@ void buildIntelLaptop(FakeTree& t) {
   t.write("sys/devices/system/cpu/online", "0-3\n");
   const std::string rapl = "sys/class/powercap/intel-rapl:0";
   t.write(rapl + "/name", "package-0\n");
-  t.write(rapl + "/energy_uj", "262143000000\n");
+  t.write(rapl + "/energy_uj", "261843000000\n");
   t.write(rapl + "/max_energy_range_uj", "262143328850\n");
   t.write("sys/class/thermal/thermal_zone0/type", "x86_pkg_temp\n");
   t.write("sys/class/thermal/thermal_zone0/temp", "45000\n");
