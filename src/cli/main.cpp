@@ -20,6 +20,7 @@ verbs:
                                           run one inference and print the top classes
   bench FILE [--op NAME | --config JSON] [--threads N] [--runs N] [--json]
                                           latency (median/p90/p99) and GFLOP/s of one sub-network
+  hw [--json] [--restore STATEFILE]       hardware knobs and sensors of this machine; restore after a crash
 
 dyndnn <verb> --help shows a verb's options; dyndnn --version prints the version.
 )";
@@ -30,7 +31,7 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
-                           {"bench", dyndnn::cli::runBench}};
+                           {"bench", dyndnn::cli::runBench}, {"hw", dyndnn::cli::runHw}};
 
 }  // namespace
 

@@ -1,0 +1,144 @@
+// `dyndnn hw`: what the hardware layer can tune and measure on this machine, and the supervisor's way back
+// after a crash (`--restore STATEFILE`).
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.hpp"
+#include "cli/verbs.hpp"
+#include "dyndnn/dyndnn.hpp"
+#include "dyndnn/hw/governor.hpp"
+#include "dyndnn/hw/report.hpp"
+#include "dyndnn/hw/sysfs.hpp"
+
+namespace dyndnn::cli {
+namespace {
+
+constexpr const char* kHelp = R"(usage: dyndnn hw [--json] [--root DIR] [--restore STATEFILE]
+
+Detect the hardware knobs (CPU DVFS, GPU DVFS, core affinity and threads, NVML) and sensors (power, energy,
+CPU load of other processes, temperature) of this machine, their levels and current values, and whether
+this process may change them. Detection only reads; nothing is changed.
+  --json               machine-readable output
+  --root DIR           inspect a copy of /sys and /proc under DIR instead of the real ones
+  --restore STATEFILE  write back the original knob values recorded in STATEFILE by a governor that was
+                       killed (SIGKILL cannot be caught), then remove the file
+)";
+
+std::string levelText(const hw::Knob& k, std::int64_t v) {
+  if (k.unit == "cpumask") return fmt::format("0x{:x}", v);
+  return std::to_string(v);
+}
+
+std::string levelsText(const hw::Knob& k) {
+  if (!k.level_names.empty()) {
+    std::string s;
+    for (std::size_t i = 0; i < k.levels.size(); ++i)
+      s += fmt::format("{}{}={}", i ? " " : "", k.level_names[i], levelText(k, k.levels[i]));
+    return s;
+  }
+  if (k.levels.size() > 6)
+    return fmt::format("{}..{} ({} levels)", k.levels.front(), k.levels.back(), k.levels.size());
+  std::string s;
+  for (auto v : k.levels) s += (s.empty() ? "" : " ") + std::to_string(v);
+  return s;
+}
+
+nlohmann::json toJson(const hw::HardwareReport& r) {
+  nlohmann::json backends = nlohmann::json::array();
+  for (const auto& b : r.backends) {
+    nlohmann::json knobs = nlohmann::json::array();
+    for (const auto& k : b.knobs) {
+      auto cur = b.current.find(k.name);
+      knobs.push_back({{"name", k.name},
+                       {"unit", k.unit},
+                       {"levels", k.levels},
+                       {"level_names", k.level_names},
+                       {"writable", k.writable},
+                       {"current", cur == b.current.end() ? nlohmann::json() : nlohmann::json(cur->second)},
+                       {"note", k.note}});
+    }
+    backends.push_back({{"name", b.name}, {"available", b.available}, {"reason", b.reason}, {"knobs", knobs}});
+  }
+  nlohmann::json sensors = nlohmann::json::array();
+  for (const auto& s : r.sensors)
+    sensors.push_back({{"name", s.name},
+                       {"kind", s.kind},
+                       {"source", s.source},
+                       {"readable", s.readable},
+                       {"value", s.value ? nlohmann::json(*s.value) : nlohmann::json()},
+                       {"unit", s.unit},
+                       {"note", s.note}});
+  return {{"root", r.root},
+          {"cpus",
+           {{"online", r.topology.online},
+            {"big", r.topology.big},
+            {"little", r.topology.little},
+            {"method", r.topology.method}}},
+          {"backends", backends},
+          {"sensors", sensors}};
+}
+
+void printText(const hw::HardwareReport& r) {
+  fmt::print("Hardware under {} (detection only reads; nothing was changed)\n", r.root);
+  fmt::print("CPUs: online {}; ", hw::formatCpuList(r.topology.online));
+  if (r.topology.little.empty())
+    fmt::print("all cores alike ({})\n", r.topology.method);
+  else
+    fmt::print("big {}, LITTLE {} (by {})\n", hw::formatCpuList(r.topology.big), hw::formatCpuList(r.topology.little),
+               r.topology.method);
+  for (const auto& b : r.backends)
+    if (b.name == "cpufreq" && !b.available)
+      fmt::print("No CPU frequency scaling here: {}\n", b.reason);
+  fmt::print("\nKnobs:\n");
+  for (const auto& b : r.backends) {
+    if (!b.available) {
+      fmt::print("  {:<9} unavailable: {}\n", b.name, b.reason);
+      continue;
+    }
+    fmt::print("  {:<9} available{}\n", b.name, b.reason.empty() ? "" : " (" + b.reason + ")");
+    for (const auto& k : b.knobs) {
+      auto cur = b.current.find(k.name);
+      fmt::print("    {:<16} {:<8} {:<10} now {:<12} levels {}\n", k.name, k.unit,
+                 k.writable ? "writable" : "read-only", cur == b.current.end() ? "?" : levelText(k, cur->second),
+                 levelsText(k));
+      fmt::print("    {:<16} {}\n", "", k.note);
+    }
+  }
+  fmt::print("\nSensors:\n");
+  bool power = false;
+  for (const auto& s : r.sensors) {
+    if (s.kind == "power" || s.kind == "energy") power = power || s.readable;
+    fmt::print("  {:<20} {:<11} {:<10} {:<12} {}\n", s.name, s.kind, s.readable ? "readable" : "unavailable",
+               s.value ? fmt::format("{:.3f} {}", *s.value, s.unit) : "", s.note.empty() ? s.source : s.note);
+  }
+  if (!power) fmt::print("No power sensor is readable here: energy can only come from the simulated platform.\n");
+}
+
+}  // namespace
+
+int runHw(const std::vector<std::string>& argv) {
+  Args args(argv, {"json", "help"}, {"root", "restore"});
+  if (args.has("help")) {
+    fmt::print("{}", kHelp);
+    return 0;
+  }
+  if (!args.positional().empty()) throw InvalidArgument("dyndnn hw takes no positional arguments (see --help)");
+  if (args.has("restore")) {
+    const std::string file = args.get("restore");
+    const int n = hw::restoreFromStateFile(file);
+    if (args.has("json"))
+      fmt::print("{}\n", nlohmann::json({{"restored", n}, {"state_file", file}}).dump());
+    else
+      fmt::print("restored {} knob file(s) from {}; removed it\n", n, file);
+    return 0;
+  }
+  const auto report = hw::detectHardware(args.get("root", "/"));
+  if (args.has("json"))
+    fmt::print("{}\n", toJson(report).dump(2));
+  else
+    printText(report);
+  return 0;
+}
+
+}  // namespace dyndnn::cli
