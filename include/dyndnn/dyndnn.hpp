@@ -6,3 +6,12 @@
 #include "dyndnn/model.hpp"
 #include "dyndnn/subnet_config.hpp"
 #include "dyndnn/version.hpp"
+
+// Hardware layer: governors (DVFS, affinity/threads, NVML, simulated) and sensors.
+#include "dyndnn/hw/affinity.hpp"
+#include "dyndnn/hw/governor.hpp"
+#include "dyndnn/hw/nvml.hpp"
+#include "dyndnn/hw/report.hpp"
+#include "dyndnn/hw/sensors.hpp"
+#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/hw/sysfs.hpp"
