@@ -1,4 +1,5 @@
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -21,6 +22,12 @@ GovernorOptions at(const FakeTree& t, GovernorOptions::FrequencyMode mode = Gove
   GovernorOptions o;
   o.root = t.root();
   o.frequency_mode = mode;
+  return o;
+}
+GovernorOptions at_root(const std::string& root) {
+  GovernorOptions o;
+  o.root = root;
+  o.frequency_mode = GovernorOptions::FrequencyMode::Clamp;
   return o;
 }
 }  // namespace
@@ -192,4 +199,40 @@ TEST_CASE("devfreq GPU on Xavier NX: userspace/set_freq in Hz, restored exactly"
   CHECK(t.read(G + "max_freq") == "1109250000\n");
   CHECK_THROWS_WITH(makeDevfreqGovernor(at(t), "sys/devices/gpu.0/devfreq/57000000.gpu"),
                     Catch::Contains("no devfreq GPU"));
+}
+
+namespace {
+// /proc/self/comm is a real kernel file that accepts a write and keeps something else (the first 15
+// characters): to dyndnn it looks exactly like a cpufreq limit the kernel clamped. Run in a child so the test
+// process's own name is never touched.
+int applyWhereTheKernelClamps(const std::string& root) {
+  try {
+    auto gov = makeCpufreqGovernor(at_root(root));
+    gov->apply({{"cpufreq.policy0", 1234567890123456789}});
+    return 1;
+  } catch (const HardwareError& e) {
+    const std::string m = e.what();
+    const bool named = m.find("clamped") != std::string::npos && m.find("scaling_max_freq") != std::string::npos &&
+                       m.find("123456789012345") != std::string::npos && m.find("rolled back") != std::string::npos;
+    return named ? 0 : 2;
+  }
+}
+}  // namespace
+
+TEST_CASE("a value the kernel silently clamps is a HardwareError naming the file, and the apply rolls back") {
+  FakeTree t;
+  const std::string d = P + "policy0/";
+  t.write(d + "scaling_available_frequencies", "100 1234567890123456789\n");
+  t.write(d + "scaling_available_governors", "performance powersave\n");
+  t.write(d + "scaling_governor", "powersave\n");
+  t.write(d + "scaling_min_freq", "100\n");
+  t.write(d + "scaling_cur_freq", "100\n");
+  REQUIRE(::symlink("/proc/self/comm", t.path(d + "scaling_max_freq").c_str()) == 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(applyWhereTheKernelClamps(t.root()));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(t.read(d + "scaling_min_freq") == "100\n");  // max is written first (going up), so min never moved
 }
