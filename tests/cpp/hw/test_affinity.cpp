@@ -47,7 +47,7 @@ std::map<long, std::vector<int>> workerAffinities(int n) {
 
 }  // namespace
 
-TEST_CASE("big/LITTLE detection: Odroid XU3 by max frequency, Xavier NX uniform, this machine") {
+TEST_CASE("big/LITTLE detection: Odroid XU3 by max frequency - Xavier NX uniform - this machine") {
   test::FakeTree xu3;
   test::buildOdroidXu3(xu3);
   const auto t = detectCpuTopology(xu3.root());
@@ -72,7 +72,7 @@ TEST_CASE("big/LITTLE detection: Odroid XU3 by max frequency, Xavier NX uniform,
   CHECK(here.online.size() == static_cast<std::size_t>(sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
-TEST_CASE("affinity: workers bound to one core report that core, here and in later parallel regions") {
+TEST_CASE("affinity: workers bound to one core report that core - here and in later parallel regions") {
   const std::vector<int> original = myCpus();
   const int target = original.back();  // a core this process may use
   const int n = static_cast<int>(original.size());
@@ -111,7 +111,7 @@ TEST_CASE("affinity: workers bound to one core report that core, here and in lat
   CHECK(myCpus() == original);
 }
 
-TEST_CASE("affinity: changing the thread count binds the new workers too, and restore puts the count back") {
+TEST_CASE("affinity: changing the thread count binds the new workers too - and restore puts the count back") {
   const std::vector<int> original = myCpus();
   const int before = omp_get_max_threads();
   {

@@ -25,7 +25,7 @@ GovernorOptions at(const FakeTree& t) {
 }
 }  // namespace
 
-TEST_CASE("composite: CPU DVFS x GPU DVFS as one governor; a failing child undoes the others") {
+TEST_CASE("composite: CPU DVFS x GPU DVFS as one governor - a failing child undoes the others") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();

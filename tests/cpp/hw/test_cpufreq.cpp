@@ -32,7 +32,7 @@ GovernorOptions at_root(const std::string& root) {
 }
 }  // namespace
 
-TEST_CASE("cpufreq on Xavier NX: userspace governor + scaling_setspeed, exact writes and exact restore") {
+TEST_CASE("cpufreq on Xavier NX: userspace governor + scaling_setspeed - exact writes and exact restore") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();
@@ -64,7 +64,7 @@ TEST_CASE("cpufreq on Xavier NX: userspace governor + scaling_setspeed, exact wr
   CHECK(gov->applied().empty());
 }
 
-TEST_CASE("cpufreq clamp mode writes min and max in an order the kernel accepts, and restores them") {
+TEST_CASE("cpufreq clamp mode writes min and max in an order the kernel accepts - and restores them") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();
@@ -81,7 +81,7 @@ TEST_CASE("cpufreq clamp mode writes min and max in an order the kernel accepts,
   CHECK(t.snapshot() == original);
 }
 
-TEST_CASE("cpufreq on an intel_pstate laptop: no table, no userspace, levels are the hardware limits") {
+TEST_CASE("cpufreq on an intel_pstate laptop: no table - no userspace - levels are the hardware limits") {
   FakeTree t;
   test::buildIntelLaptop(t);
   const Files original = t.snapshot();
@@ -132,7 +132,7 @@ TEST_CASE("levels fall back to stats/time_in_state when there is no table") {
                             true) == std::vector<std::int64_t>{114750000, 510000000});
 }
 
-TEST_CASE("cpufreq refuses levels the hardware does not offer and unknown knobs, changing nothing") {
+TEST_CASE("cpufreq refuses levels the hardware does not offer and unknown knobs - changing nothing") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();
@@ -172,7 +172,7 @@ TEST_CASE("no cpufreq (like this VM's fake equivalent) is said plainly") {
   CHECK_THROWS_WITH(makeCpufreqGovernor(at(t)), Catch::Contains("no cpufreq policy") && Catch::Contains("VM"));
 }
 
-TEST_CASE("devfreq GPU on Xavier NX: userspace/set_freq in Hz, restored exactly") {
+TEST_CASE("devfreq GPU on Xavier NX: userspace/set_freq in Hz - restored exactly") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();
@@ -219,7 +219,7 @@ int applyWhereTheKernelClamps(const std::string& root) {
 }
 }  // namespace
 
-TEST_CASE("a value the kernel silently clamps is a HardwareError naming the file, and the apply rolls back") {
+TEST_CASE("a value the kernel silently clamps is a HardwareError naming the file - and the apply rolls back") {
   FakeTree t;
   const std::string d = P + "policy0/";
   t.write(d + "scaling_available_frequencies", "100 1234567890123456789\n");

@@ -9,7 +9,7 @@
 using namespace dyndnn;
 using namespace dyndnn::hw;
 
-TEST_CASE("NVML absent (as on this machine): unavailability is reported cleanly, nothing crashes") {
+TEST_CASE("NVML absent (as on this machine): unavailability is reported cleanly - nothing crashes") {
   NvmlOptions missing;
   missing.library = "libnvidia-ml-definitely-absent.so.1";
   std::string why;
@@ -23,7 +23,7 @@ TEST_CASE("NVML absent (as on this machine): unavailability is reported cleanly,
   if (!nvmlAvailable({}, &why_default)) CHECK_THAT(why_default, Catch::Contains("libnvidia-ml.so.1"));
 }
 
-TEST_CASE("NVML through a stand-in library: clocks as a knob, locking only when opted in, power and energy") {
+TEST_CASE("NVML through a stand-in library: clocks as a knob - locking only when opted in - power and energy") {
   NvmlOptions o;
   o.library = DYNDNN_FAKE_NVML;
   REQUIRE(nvmlAvailable(o));

@@ -10,7 +10,7 @@ using namespace dyndnn;
 using namespace dyndnn::hw;
 using test::FakeTree;
 
-TEST_CASE("RAPL: energy from the counter, power from energy over time, wrap-around handled") {
+TEST_CASE("RAPL: energy from the counter - power from energy over time - wrap-around handled") {
   FakeTree t;
   test::buildIntelLaptop(t);
   double now = 100.0;
@@ -35,7 +35,7 @@ TEST_CASE("RAPL: energy from the counter, power from energy over time, wrap-arou
   CHECK(detectPowerSensors(t.root()).empty());  // the broken counter is skipped, not fatal
 }
 
-TEST_CASE("INA3221 on Xavier NX (L4T iio, mW) and mainline hwmon (mV x mA); energy integrates power") {
+TEST_CASE("INA3221 on Xavier NX (L4T iio - mW) and mainline hwmon (mV x mA) - energy integrates power") {
   FakeTree t;
   test::buildXavierNx(t);
   double now = 0.0;
@@ -61,7 +61,7 @@ TEST_CASE("INA3221 on Xavier NX (L4T iio, mW) and mainline hwmon (mV x mA); ener
   CHECK(hw[0]->sample().watts == Approx(6.0));
 }
 
-TEST_CASE("INA231 on Odroid XU3: rails named by address, enabled first and switched back off after") {
+TEST_CASE("INA231 on Odroid XU3: rails named by address - enabled first and switched back off after") {
   FakeTree t;
   test::buildOdroidXu3(t);
   const std::string a15 = "sys/bus/i2c/drivers/INA231/3-0040/";
@@ -102,7 +102,7 @@ TEST_CASE("CPU load of other processes: /proc/stat busy time minus our own") {
   CHECK(real <= 1.0);
 }
 
-TEST_CASE("temperatures from thermal zones, in degrees Celsius") {
+TEST_CASE("temperatures from thermal zones - in degrees Celsius") {
   FakeTree t;
   test::buildXavierNx(t);
   t.write("sys/class/thermal/thermal_zone2/type", "PMIC-Die\n");

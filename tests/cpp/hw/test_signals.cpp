@@ -143,7 +143,7 @@ TEST_CASE("a child that exits through an exception leaves every knob as it found
   CHECK(t.snapshot() == original);
 }
 
-TEST_CASE("after SIGKILL, restoreFromStateFile puts every knob back from the state file") {
+TEST_CASE("after SIGKILL - restoreFromStateFile puts every knob back from the state file") {
   FakeTree t;
   test::buildXavierNx(t);
   const Files original = t.snapshot();
@@ -167,7 +167,7 @@ TEST_CASE("after SIGKILL, restoreFromStateFile puts every knob back from the sta
   CHECK(::access(state.c_str(), F_OK) != 0);  // removed once restored
 }
 
-TEST_CASE("a normal restore removes the state file; a tampered one cannot write outside knob files") {
+TEST_CASE("a normal restore removes the state file - a tampered one cannot write outside knob files") {
   FakeTree t;
   test::buildXavierNx(t);
   FakeTree state_dir;

@@ -28,7 +28,7 @@ TEST_CASE("Odroid XU3 profile: the FACTS OPP table and per-core dynamic power") 
   CHECK(sim.powerWatts(&one_a7) - sim.powerWatts() == Approx(0.2048).epsilon(1e-3));  // FACTS: ~0.20 W
 }
 
-TEST_CASE("simulated latency scales with frequency except for the memory-bound part, and with background load") {
+TEST_CASE("simulated latency scales with frequency except for the memory-bound part - and with background load") {
   SimulatedPlatform sim(odroidXu3Profile());
   const SimulatedWork w{"a15", 4, 0.100, 0.25};
   CHECK(sim.latencySeconds(w) == Approx(0.100));
@@ -40,7 +40,7 @@ TEST_CASE("simulated latency scales with frequency except for the memory-bound p
   CHECK_THROWS_AS(sim.setFrequency("a15", 1050000), InvalidArgument);
 }
 
-TEST_CASE("simulated governor and sensor: knobs, restore, energy = power x time, all labelled simulated") {
+TEST_CASE("simulated governor and sensor: knobs - restore - energy = power x time - all labelled simulated") {
   auto sim = std::make_shared<SimulatedPlatform>(xavierNxProfile());
   CHECK_THAT(sim->profile().provenance, Catch::Contains("ASSUMED"));
   auto sensor = makeSimulatedSensor(sim);

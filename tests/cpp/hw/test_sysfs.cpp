@@ -8,7 +8,7 @@ using namespace dyndnn;
 using namespace dyndnn::hw;
 using test::FakeTree;
 
-TEST_CASE("sysfs paths are relative to the root, with or without a leading slash") {
+TEST_CASE("sysfs paths are relative to the root - with or without a leading slash") {
   FakeTree t;
   t.write("sys/devices/system/cpu/online", "0-3\n");
   Sysfs fs(t.root());
