@@ -1,6 +1,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
@@ -96,4 +98,29 @@ TEST_CASE("makeGovernor and detectHardware on the fake boards and on this machin
     CHECK(makeGovernor()->name() == "affinity");
   }
   CHECK(here.backends[2].available);
+}
+
+TEST_CASE("concurrent apply and current from several threads leave files and applied() consistent") {
+  FakeTree t;
+  test::buildOdroidXu3(t);
+  const Files original = t.snapshot();
+  {
+    auto gov = makeCpufreqGovernor(at(t));
+    const auto levels = gov->knobs()[1].levels;
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 4; ++w)
+      threads.emplace_back([&, w] {
+        for (int i = 0; i < 200; ++i) {
+          gov->apply({{"cpufreq.policy4", levels[static_cast<std::size_t>(w * 3 + i) % levels.size()]},
+                      {"cpufreq.policy0", 1400000}});
+          (void)gov->current();
+        }
+      });
+    for (auto& th : threads) th.join();
+    // Whatever apply came last, the file, the hardware view and the cache agree.
+    const auto applied = gov->applied().at("cpufreq.policy4");
+    CHECK(t.read("sys/devices/system/cpu/cpufreq/policy4/scaling_setspeed") == std::to_string(applied));
+    CHECK(gov->current().at("cpufreq.policy4") == applied);
+  }
+  CHECK(test::changedFiles(original, t.snapshot()) == Files{});
 }
