@@ -20,6 +20,10 @@ namespace {
 constexpr int kMaxJournals = 64;
 std::atomic<RestoreJournal*> g_journals[kMaxJournals];
 
+// Set by the signal handler before it restores: another thread half-way through apply() must not change a
+// knob again after the handler put it back (every knob write is preceded by record(), which checks this).
+std::atomic<bool> g_terminating{false};
+
 std::mutex g_shared_mutex;
 std::map<std::string, std::weak_ptr<RestoreJournal>>& sharedJournals() {
   static std::map<std::string, std::weak_ptr<RestoreJournal>> m;
@@ -77,6 +81,8 @@ bool RestoreJournal::has(int owner) const {
 }
 
 void RestoreJournal::record(const Sysfs& fs, const std::string& rel, int owner, bool best_effort) {
+  if (g_terminating.load())
+    throw HardwareError("the process is ending on a signal: dyndnn restored the hardware and changes nothing more");
   const std::string abs = fs.path(rel);
   std::lock_guard<std::mutex> lock(mutex_);
   const std::size_t n = count_.load();
@@ -174,6 +180,7 @@ void RestoreJournal::restore(int owner) {
 int RestoreJournal::restoreAllFromSignal() noexcept {
   // No locks: the interrupted thread may hold one. Entries are published atomically; a double restore
   // (the interrupted thread was itself restoring) writes the same bytes twice, which is harmless.
+  g_terminating.store(true);
   int left = 0;
   for (auto& slot : g_journals) {
     RestoreJournal* j = slot.load();

@@ -82,7 +82,9 @@ std::unique_ptr<Governor> makeGovernor(const GovernorOptions& options = {});
 
 /// Opt-in: on SIGINT and SIGTERM, restore every file that live governors changed (async-signal-safe:
 /// open/write/close of pre-formatted buffers), then run the previously installed handler, or re-raise
-/// the signal with the default action so the process still ends as it would have. Idempotent.
+/// the signal with the default action so the process still ends as it would have. From then on apply()
+/// refuses further changes (HardwareError), also in a host whose own handler lets the process go on, so no
+/// thread can undo the restore. Idempotent.
 void installSignalRestore();
 
 /// Writes back the originals recorded in a state file (see GovernorOptions::state_file), only to known

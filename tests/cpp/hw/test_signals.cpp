@@ -195,3 +195,42 @@ TEST_CASE("a normal restore removes the state file - a tampered one cannot write
   CHECK_THROWS_WITH(restoreFromStateFile(state), Catch::Contains("not valid JSON"));
   CHECK_THROWS_WITH(restoreFromStateFile(state_dir.path("missing.json")), Catch::Contains("cannot read state file"));
 }
+
+namespace {
+volatile sig_atomic_t g_host_saw_signal = 0;
+void hostHandler(int) { g_host_saw_signal = 1; }
+
+// A host with its own SIGTERM handler that lets the process go on: dyndnn restores first, then the host's
+// handler runs, and no later apply() may change a knob again.
+int hostKeepsRunning(const std::string& root) {
+  ::signal(SIGTERM, hostHandler);
+  installSignalRestore();
+  auto gov = xavierGovernor(root);
+  const std::string setspeed = root + "/sys/devices/system/cpu/cpufreq/policy0/scaling_setspeed";
+  gov->apply({{"cpufreq.policy0", 115200}});
+  ::raise(SIGTERM);
+  if (!g_host_saw_signal) return 2;
+  std::ifstream in(setspeed);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (content != "<unsupported>\n") return 3;
+  try {
+    gov->apply({{"cpufreq.policy0", 192000}});
+    return 4;
+  } catch (const HardwareError& e) {
+    return std::string(e.what()).find("ending on a signal") != std::string::npos ? 0 : 5;
+  }
+}
+}  // namespace
+
+TEST_CASE("the host's own SIGTERM handler still runs after the restore and later applies are refused") {
+  FakeTree t;
+  test::buildXavierNx(t);
+  const Files original = t.snapshot();
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(hostKeepsRunning(t.root()));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(test::changedFiles(original, t.snapshot()) == Files{});
+}
