@@ -73,7 +73,10 @@ struct DynamicModel::Impl {
   engine::PlanCache::Builder builder(const Request& r) const {
     return [this, config = r.config, stats = r.stats] {
       at::NoGradGuard no_grad;
-      return engine::buildPlan(supernet.materialise(config, stats), device);
+      auto plan = engine::buildPlan(supernet.materialise(config, stats), device);
+      // The plan holds its own packed copy: the supernet pages it read need not stay resident.
+      package.file.dropResidentPages();
+      return plan;
     };
   }
 
@@ -145,6 +148,7 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
     impl->activateNow(impl->byConfig(SubnetConfig{{a.ks_list.back()}, {a.expand_ratio_list.back()},
                                                   {a.depth_list.back()}, pkg.input.resolutions.back()}));
   }
+  pkg.file.dropResidentPages();  // validation read every byte; plans hold what they need
   return DynamicModel(std::move(impl));
 }
 

@@ -90,9 +90,8 @@ std::shared_ptr<const ExecutionPlan> buildATenPlan(FoldedSubnet net, const at::D
 std::shared_ptr<const ExecutionPlan> buildPlan(const nn::StaticSubnet& net, const at::Device& device,
                                                Backend backend) {
   at::NoGradGuard no_grad;
-  auto folded = fold(net);
-  if (device.is_cpu() && backend != Backend::ATen && hasOneDnn()) return buildOneDnnPlan(folded);
-  return buildATenPlan(std::move(folded), device);
+  if (device.is_cpu() && backend != Backend::ATen && hasOneDnn()) return buildOneDnnPlan(net);
+  return buildATenPlan(fold(net), device);
 }
 
 }  // namespace dyndnn::engine

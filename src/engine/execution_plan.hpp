@@ -41,7 +41,7 @@ std::shared_ptr<const ExecutionPlan> buildPlan(const nn::StaticSubnet& net, cons
 
 /// The ATen plan (any device; cuDNN on CUDA, channels-last there).
 std::shared_ptr<const ExecutionPlan> buildATenPlan(FoldedSubnet net, const at::Device& device);
-/// The oneDNN plan (CPU); only when hasOneDnn().
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const FoldedSubnet& net);
+/// The oneDNN plan (CPU); only when hasOneDnn(). Folds and packs one layer at a time.
+std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet& net);
 
 }  // namespace dyndnn::engine

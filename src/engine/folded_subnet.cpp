@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 namespace dyndnn::engine {
-namespace {
 
 FoldedConv foldConv(const nn::ConvBnAct& l) {
   const auto& bn = l.bn;
@@ -16,8 +15,6 @@ FoldedConv foldConv(const nn::ConvBnAct& l) {
   f.act = l.act;
   return f;
 }
-
-}  // namespace
 
 FoldedSubnet fold(const nn::StaticSubnet& net) {
   FoldedSubnet f;

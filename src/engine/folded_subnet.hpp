@@ -40,5 +40,7 @@ struct FoldedSubnet {
 };
 
 FoldedSubnet fold(const nn::StaticSubnet& net);
+/// One layer folded (plans that pack layer by layer use this, so only one folded layer exists at a time).
+FoldedConv foldConv(const nn::ConvBnAct& layer);
 
 }  // namespace dyndnn::engine

@@ -13,6 +13,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <sys/mman.h>
+
 #include <cstring>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -47,20 +49,33 @@ struct Activation {
   memory::desc md;
 };
 
+// Page-granular memory straight from the kernel, returned to it the moment a plan goes away. (malloc keeps
+// large freed blocks in its heap once its mmap threshold has grown, so plans evicted from the cache would
+// keep the process's resident size up.)
+class PageBuffer {
+ public:
+  explicit PageBuffer(std::size_t bytes) : size_(std::max<std::size_t>(bytes, 64)) {
+    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data_ == MAP_FAILED) throw std::bad_alloc();
+  }
+  ~PageBuffer() { ::munmap(data_, size_); }
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+  void* get() const { return data_; }
+
+ private:
+  std::size_t size_;
+  void* data_;
+};
+
 // Per-call state: activation buffers and the memory objects bound to them. One per concurrent caller.
 struct Workspace {
-  std::vector<std::unique_ptr<std::uint8_t[], void (*)(void*)>> buffers;
-  std::unique_ptr<std::uint8_t[], void (*)(void*)> scratch{nullptr, &std::free};
+  std::vector<std::unique_ptr<PageBuffer>> buffers;
+  std::unique_ptr<PageBuffer> scratch;
   std::vector<std::unordered_map<int, memory>> args;  // per step
   std::vector<memory*> inputs, outputs;               // handles rebound on every call
   dnnl::stream stream;
 };
-
-void* alignedAlloc(std::size_t bytes) {
-  void* p = nullptr;
-  if (posix_memalign(&p, 64, std::max<std::size_t>(bytes, 64)) != 0) throw std::bad_alloc();
-  return p;
-}
 
 memory::dims dimsOf(const at::Tensor& t) { return memory::dims(t.sizes().begin(), t.sizes().end()); }
 
@@ -106,7 +121,8 @@ class Builder {
   Slot constant(const at::Tensor& t, const memory::dims& dims, tag user_tag, const memory::desc& packed_md) {
     auto src = t.contiguous();
     memory user({dims, dt::f32, user_tag}, eng_, src.data_ptr());
-    memory packed(packed_md, eng_);
+    constants_.push_back(std::make_unique<PageBuffer>(packed_md.get_size()));
+    memory packed(packed_md, eng_, constants_.back()->get());
     dnnl::reorder(user, packed).execute(stream_, user, packed);
     stream_.wait();
     constant_bytes_ += packed_md.get_size();
@@ -190,6 +206,7 @@ class Builder {
   dnnl::stream stream_;
   std::vector<std::size_t> sizes_;
   std::vector<Step> steps_;
+  std::vector<std::unique_ptr<PageBuffer>> constants_;  // packed weights and biases
   std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
 };
 
@@ -210,11 +227,12 @@ const Eltwise kHardSigmoid = {{dnnl::algorithm::eltwise_linear, {1.f / 6.f, 0.5f
 
 class OneDnnPlan final : public ExecutionPlan {
  public:
-  explicit OneDnnPlan(const FoldedSubnet& net)
-      : ExecutionPlan(net.config), engine_(dnnl::engine::kind::cpu, 0), classes_(net.numClasses()) {
+  explicit OneDnnPlan(const nn::StaticSubnet& net)
+      : ExecutionPlan(net.config), engine_(dnnl::engine::kind::cpu, 0), classes_(net.classifier_weight.size(0)) {
     Builder b(engine_);
     const int r = net.config.r;
-    input_md_ = memory::desc({1, net.in_channels, r, r}, dt::f32, tag::nchw);
+    const int in_channels = static_cast<int>(net.stem.weight.size(1));
+    input_md_ = memory::desc({1, in_channels, r, r}, dt::f32, tag::nchw);
     // Ping-pong buffers for block inputs/outputs, one for the expanded and one for the depthwise output,
     // small ones for SE and the head.
     const int ping = b.newBuffer(), pong = b.newBuffer(), expanded = b.newBuffer(), depthwise = b.newBuffer(),
@@ -223,44 +241,50 @@ class OneDnnPlan final : public ExecutionPlan {
     // The stem picks its own input layout (asked with an 'any' source); the caller's NCHW input is
     // reordered into it.
     Activation in{stem_in, {}};
+    const auto stem = foldConv(net.stem);
     {
-      const int k = net.stem.kernel(), pad = k / 2, s = net.stem.stride, o = net.stem.outChannels();
+      const int k = stem.kernel(), pad = k / 2, s = stem.stride, o = stem.outChannels();
       const auto oh = (r + 2 * pad - k) / s + 1;
       dnnl::convolution_forward::desc probe(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          memory::desc({1, net.in_channels, r, r}, dt::f32, tag::any),
-          memory::desc(dimsOf(net.stem.weight), dt::f32, tag::any), memory::desc({o}, dt::f32, tag::x),
+          memory::desc({1, in_channels, r, r}, dt::f32, tag::any),
+          memory::desc(dimsOf(stem.weight), dt::f32, tag::any), memory::desc({o}, dt::f32, tag::x),
           memory::desc({1, o, oh, oh}, dt::f32, tag::any), {s, s}, {pad, pad}, {pad, pad});
       in = b.activation(stem_in, dnnl::convolution_forward::primitive_desc(probe, engine_).src_desc());
     }
     b.input(input_md_, in);
-    Activation x = b.conv(in, net.stem.weight, net.stem.bias, net.stem.stride, 1, eltwiseFor(net.stem.act), nullptr, ping);
+    Activation x = b.conv(in, stem.weight, stem.bias, stem.stride, 1, eltwiseFor(stem.act), nullptr, ping);
 
     for (const auto& blk : net.blocks) {
       Activation y = x;
-      if (blk.expand) y = b.conv(x, blk.expand->weight, blk.expand->bias, 1, 1, eltwiseFor(blk.expand->act), nullptr, expanded, tagOf(x.md));
-      y = b.conv(y, blk.depthwise.weight, blk.depthwise.bias, blk.depthwise.stride, blk.depthwise.groups,
-                 eltwiseFor(blk.depthwise.act), nullptr, depthwise, tagOf(y.md));
+      if (blk.expand) {
+        const auto e = foldConv(*blk.expand);
+        y = b.conv(x, e.weight, e.bias, 1, 1, eltwiseFor(e.act), nullptr, expanded, tagOf(x.md));
+      }
+      const auto dw = foldConv(blk.depthwise);
+      y = b.conv(y, dw.weight, dw.bias, dw.stride, dw.groups, eltwiseFor(dw.act), nullptr, depthwise, tagOf(y.md));
       if (blk.se) {
         auto p = b.globalPool(y, pooled);
         auto h = b.conv(p, blk.se->reduce_weight, blk.se->reduce_bias, 1, 1, eltwiseFor(nn::Act::ReLU), nullptr, hidden, tagOf(y.md));
         auto s = b.conv(h, blk.se->expand_weight, blk.se->expand_bias, 1, 1, kHardSigmoid, nullptr, scale, tagOf(y.md));
         b.multiplyInPlace(y, s);
       }
+      const auto pr = foldConv(blk.project);
       if (blk.residual) {
-        x = b.conv(y, blk.project.weight, blk.project.bias, 1, 1, {}, &x, x.buffer);
+        x = b.conv(y, pr.weight, pr.bias, 1, 1, {}, &x, x.buffer);
       } else {
-        x = b.conv(y, blk.project.weight, blk.project.bias, 1, 1, {}, nullptr, x.buffer == ping ? pong : ping, tagOf(x.md));
+        x = b.conv(y, pr.weight, pr.bias, 1, 1, {}, nullptr, x.buffer == ping ? pong : ping, tagOf(x.md));
       }
     }
-    x = b.conv(x, net.final_expand.weight, net.final_expand.bias, 1, 1, eltwiseFor(net.final_expand.act), nullptr,
-               expanded, tagOf(x.md));
+    const auto fe = foldConv(net.final_expand);
+    x = b.conv(x, fe.weight, fe.bias, 1, 1, eltwiseFor(fe.act), nullptr, expanded, tagOf(x.md));
     x = b.globalPool(x, pooled);
     x = b.conv(x, net.feature_mix_weight, at::Tensor(), 1, 1, eltwiseFor(nn::Act::HSwish), nullptr, hidden, tagOf(x.md));
     b.classifier(x, net.classifier_weight, net.classifier_bias);
 
     steps_ = std::move(b.steps_);
     buffer_sizes_ = std::move(b.sizes_);
+    constants_ = std::move(b.constants_);
     constant_bytes_ = b.constant_bytes_;
     scratch_bytes_ = b.scratch_bytes_;
     releaseWorkspace(makeWorkspace());  // the first caller does not pay for it
@@ -295,17 +319,15 @@ class OneDnnPlan final : public ExecutionPlan {
   std::unique_ptr<Workspace> makeWorkspace() const {
     auto ws = std::make_unique<Workspace>();
     ws->stream = dnnl::stream(engine_);
-    for (auto size : buffer_sizes_) {
-      ws->buffers.emplace_back(static_cast<std::uint8_t*>(alignedAlloc(size)), &std::free);
-    }
-    ws->scratch.reset(static_cast<std::uint8_t*>(alignedAlloc(scratch_bytes_)));
+    for (auto size : buffer_sizes_) ws->buffers.push_back(std::make_unique<PageBuffer>(size));
+    ws->scratch = std::make_unique<PageBuffer>(scratch_bytes_);
     ws->args.resize(steps_.size());
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       for (const auto& [arg, slot] : steps_[s].args) {
         switch (slot.kind) {
-          case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer].get()); break;
+          case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer]->get()); break;
           case Slot::Constant: ws->args[s][arg] = slot.constant; break;
-          case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch.get()); break;
+          case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch->get()); break;
           case Slot::Input:
           case Slot::Output: ws->args[s][arg] = memory(slot.md, engine_, DNNL_MEMORY_NONE); break;
         }
@@ -342,6 +364,7 @@ class OneDnnPlan final : public ExecutionPlan {
   memory::desc input_md_;
   std::vector<Step> steps_;
   std::vector<std::size_t> buffer_sizes_;
+  std::vector<std::unique_ptr<PageBuffer>> constants_;
   std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Workspace>> pool_;
@@ -351,7 +374,7 @@ class OneDnnPlan final : public ExecutionPlan {
 
 bool hasOneDnn() { return true; }
 
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const FoldedSubnet& net) {
+std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet& net) {
   try {
     return std::make_shared<OneDnnPlan>(net);
   } catch (const dnnl::error& e) {
@@ -366,7 +389,7 @@ std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const FoldedSubnet& net) {
 
 namespace dyndnn::engine {
 bool hasOneDnn() { return false; }
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const FoldedSubnet&) {
+std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet&) {
   throw Error("this dyndnn build has no oneDNN backend");
 }
 }  // namespace dyndnn::engine

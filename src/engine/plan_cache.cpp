@@ -1,5 +1,9 @@
 #include "engine/plan_cache.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace dyndnn::engine {
 
 PlanCache::PlanCache(std::size_t budget_bytes) : budget_(budget_bytes) {}
@@ -77,6 +81,9 @@ PlanFuture PlanCache::prepare(const std::string& key, Builder build) {
 }
 
 void PlanCache::workerLoop() {
+  // Building is background work: at a lower priority it yields the cores to the threads that keep serving
+  // infer() with the current plan (Linux applies nice values per thread).
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -19,6 +19,10 @@ class MappedFile {
   const std::uint8_t* data() const { return data_; }
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  /// Let the kernel drop the resident pages (they are clean file pages; touching them again re-reads them
+  /// from the page cache). Called once validation has read every byte, so only the slices that plans
+  /// actually read stay resident.
+  void dropResidentPages() const;
 
  private:
   MappedFile(std::string path, const std::uint8_t* data, std::size_t size)

@@ -38,6 +38,8 @@ class SafetensorsFile {
   const std::vector<TensorEntry>& entries() const { return entries_; }
   /// nullptr when there is no tensor of that name.
   const TensorEntry* find(const std::string& name) const;
+  /// See MappedFile::dropResidentPages. Tensors stay valid.
+  void dropResidentPages() const { file_->dropResidentPages(); }
   /// The bytes after the header.
   const std::uint8_t* dataSection() const { return file_->data() + data_start_; }
   std::uint64_t dataBytes() const { return file_->size() - data_start_; }
