@@ -40,9 +40,11 @@ AffinityGovernor::AffinityGovernor(const GovernorOptions& options, std::shared_p
   original_threads_ = max_threads_used_ = team_->threads();
   // Only CPUs that are online and that this process may use (taskset/cgroups) are offered.
   const std::int64_t allowed = original_mask_ & (topo.online.empty() ? ~std::int64_t{0} : cpuMask(topo.online));
+  allowed_ = allowed;
   if (allowed == 0) throw HardwareError("no online CPU is in this process's affinity mask; check taskset/cgroups");
 
-  Knob affinity{"affinity", "cpumask", {}, {}, true, fmt::format("big/LITTLE by {}", topo.method)};
+  Knob affinity{"affinity", "cpumask", {}, {}, true,
+                fmt::format("big/LITTLE by {}; any non-empty subset of 'all' is accepted too", topo.method)};
   auto add = [&](std::int64_t mask, const std::string& level_name) {
     mask &= allowed;
     if (mask == 0 || std::find(affinity.levels.begin(), affinity.levels.end(), mask) != affinity.levels.end()) return;
@@ -84,6 +86,12 @@ void AffinityGovernor::bindAll(std::int64_t mask, int threads) {
     if (worker >= 0 && worker < static_cast<int>(bindings.size())) bindings[static_cast<std::size_t>(worker)] = b;
   });
   bindings_ = std::move(bindings);
+}
+
+bool AffinityGovernor::accepts(const Knob& knob, std::int64_t value) const {
+  // An explicit core list is any non-empty subset of the usable CPUs, not only the named levels.
+  if (knob.name == "affinity") return value != 0 && (value & ~allowed_) == 0;
+  return KnobGovernor::accepts(knob, value);
 }
 
 void AffinityGovernor::setKnob(const Knob& knob, std::int64_t value) {

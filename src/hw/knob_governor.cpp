@@ -27,7 +27,7 @@ void KnobGovernor::apply(const HardwareState& state) {
   std::vector<std::pair<const Knob*, std::int64_t>> changes;
   for (const auto& [name, value] : state) {  // validate everything before changing anything
     const Knob& k = knob(name);
-    if (std::find(k.levels.begin(), k.levels.end(), value) == k.levels.end())
+    if (!accepts(k, value))
       throw HardwareError(fmt::format("{}: the hardware does not offer {} {} (offered: {}); choose one of those",
                                       k.name, value, k.unit, fmt::join(k.levels, " ")));
     if (!k.writable) throw HardwareError(fmt::format("{} is not writable: {}", k.name, k.note));
@@ -58,6 +58,10 @@ void KnobGovernor::apply(const HardwareState& state) {
     }
     throw HardwareError(fmt::format("{} ({})", e.what(), outcome));
   }
+}
+
+bool KnobGovernor::accepts(const Knob& k, std::int64_t value) const {
+  return std::find(k.levels.begin(), k.levels.end(), value) != k.levels.end();
 }
 
 HardwareState KnobGovernor::current() const {

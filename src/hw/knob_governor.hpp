@@ -22,6 +22,8 @@ class KnobGovernor : public Governor {
   virtual void setKnob(const Knob& knob, std::int64_t value) = 0;
   virtual std::int64_t readKnob(const Knob& knob) const = 0;
   virtual void restoreOriginal() = 0;
+  /// Whether apply() may set `value`; by default, one of the knob's levels.
+  virtual bool accepts(const Knob& knob, std::int64_t value) const;
 
   /// For destructors of concrete backends (the base destructor can no longer reach them): restore and
   /// swallow errors, since a destructor must not throw.

@@ -126,7 +126,10 @@ TEST_CASE("affinity: changing the thread count binds the new workers too - and r
     REQUIRE(bound.size() == static_cast<std::size_t>(n));
     for (const auto& b : bound) CHECK(b.cpus == std::vector<int>{original.front()});
     CHECK_THROWS_AS(gov->apply({{"threads", n + 1}}), HardwareError);
-    CHECK_THROWS_AS(gov->apply({{"affinity", std::int64_t{1} << 62}}), HardwareError);
+    CHECK_THROWS_AS(gov->apply({{"affinity", std::int64_t{1} << 62}}), HardwareError);  // not usable here
+    CHECK_THROWS_AS(gov->apply({{"affinity", 0}}), HardwareError);                      // no core at all
+    gov->apply({{"affinity", cpuMask(original)}});  // an explicit list: every usable core
+    for (const auto& b : boundWorkers(*gov)) CHECK(b.cpus == original);
   }  // destructor restores
   CHECK(omp_get_max_threads() == before);
   for (const auto& [tid, cpus] : workerAffinities(static_cast<int>(original.size()))) CHECK(cpus == original);
