@@ -1,6 +1,10 @@
 // `dyndnn hw`: what the hardware layer can tune and measure on this machine, and the supervisor's way back
 // after a crash (`--restore STATEFILE`).
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -22,7 +26,8 @@ this process may change them. Detection only reads; nothing is changed.
   --json               machine-readable output
   --root DIR           inspect a copy of /sys and /proc under DIR instead of the real ones
   --restore STATEFILE  write back the original knob values recorded in STATEFILE by a governor that was
-                       killed (SIGKILL cannot be caught), then remove the file
+                       killed (SIGKILL cannot be caught), then remove the file; a missing file means
+                       there is nothing to restore (exit status 0)
 )";
 
 std::string levelText(const hw::Knob& k, std::int64_t v) {
@@ -126,6 +131,15 @@ int runHw(const std::vector<std::string>& argv) {
   if (!args.positional().empty()) throw InvalidArgument("dyndnn hw takes no positional arguments (see --help)");
   if (args.has("restore")) {
     const std::string file = args.get("restore");
+    // No file means the governor restored everything itself (or never changed anything): a supervisor's
+    // success, not an error.
+    if (::access(file.c_str(), F_OK) != 0 && errno == ENOENT) {
+      if (args.has("json"))
+        fmt::print("{}\n", nlohmann::json({{"restored", 0}, {"state_file", file}}).dump());
+      else
+        fmt::print("nothing to restore: {} does not exist\n", file);
+      return 0;
+    }
     const int n = hw::restoreFromStateFile(file);
     if (args.has("json"))
       fmt::print("{}\n", nlohmann::json({{"restored", n}, {"state_file", file}}).dump());

@@ -69,5 +69,8 @@ def test_hw_restore_from_a_state_file(cli, tmp_path):
     assert "restored 1 knob file" in out.stdout
     assert open(os.path.join(root, rel)).read() == "ondemand\n"
     assert not state.exists()
+    out = run(cli, "--restore", str(state))  # nothing left to do is success for a supervisor
+    assert out.returncode == 0 and "nothing to restore" in out.stdout
+    state.write_text("{not json")
     out = run(cli, "--restore", str(state))
-    assert out.returncode == 1 and "cannot read state file" in out.stderr
+    assert out.returncode == 1 and "not valid JSON" in out.stderr
