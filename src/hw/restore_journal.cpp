@@ -124,7 +124,9 @@ void RestoreJournal::persistLocked() {
   const std::size_t n = count_.load();
   for (std::size_t i = 0; i < n; ++i) {
     const Entry& e = entries_[i];
-    if (e.active.load()) entries.push_back({{"path", e.path}, {"value", std::string(e.value, e.value_len)}});
+    if (e.active.load())
+      entries.push_back(
+          {{"path", e.path}, {"value", std::string(e.value, e.value_len)}, {"best_effort", e.best_effort}});
   }
   if (entries.empty()) {
     ::unlink(state_file_.c_str());

@@ -3,6 +3,7 @@
 // in the loop, including half-way through a write); afterwards every file holds its original bytes.
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +162,11 @@ TEST_CASE("after SIGKILL - restoreFromStateFile puts every knob back from the st
   CHECK(doc["format"] == "dyndnn-hw-state");
   CHECK(doc["pid"] == c.pid);
   CHECK(doc["entries"].size() == 8);  // 3 policies x (governor, setspeed) + GPU (governor, set_freq)
+  for (const auto& e : doc["entries"]) {
+    // "<unsupported>" / "undefined" cannot be written back on a real kernel: those entries are best effort.
+    const bool setspeed = e["value"] == "<unsupported>\n" || e["value"] == "undefined\n";
+    CHECK(e["best_effort"] == setspeed);
+  }
 
   CHECK(restoreFromStateFile(state) == 8);
   CHECK(test::changedFiles(original, t.snapshot()) == Files{});
@@ -233,4 +239,29 @@ TEST_CASE("the host's own SIGTERM handler still runs after the restore and later
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(test::changedFiles(original, t.snapshot()) == Files{});
+}
+
+TEST_CASE("restoreFromStateFile skips best-effort entries the kernel refuses but reports the others") {
+  FakeTree t;
+  test::buildXavierNx(t);
+  FakeTree state_dir;
+  const std::string state = state_dir.path("hw-state.json");
+  const std::string P = "sys/devices/system/cpu/cpufreq/policy0/";
+  ::unlink(t.path(P + "scaling_setspeed").c_str());
+  ::mkdir(t.path(P + "scaling_setspeed").c_str(), 0755);  // refuses every write, like "<unsupported>" would
+  t.write(P + "scaling_governor", "userspace\n");
+  auto doc = [&](bool best_effort) {
+    return nlohmann::json{{"format", "dyndnn-hw-state"},
+                          {"version", 1},
+                          {"pid", 1},
+                          {"entries",
+                           {{{"path", t.path(P + "scaling_governor")}, {"value", "schedutil\n"}, {"best_effort", false}},
+                            {{"path", t.path(P + "scaling_setspeed")}, {"value", "<unsupported>\n"},
+                             {"best_effort", best_effort}}}}};
+  };
+  std::ofstream(state) << doc(true).dump();
+  CHECK(restoreFromStateFile(state) == 2);
+  CHECK(t.read(P + "scaling_governor") == "schedutil\n");
+  std::ofstream(state) << doc(false).dump();
+  CHECK_THROWS_WITH(restoreFromStateFile(state), Catch::Contains("restored 1 of 2") && Catch::Contains("scaling_setspeed"));
 }
