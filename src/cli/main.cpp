@@ -18,6 +18,8 @@ verbs:
   info FILE [--json]                      package contents: family, operating points, MACs, params, accuracy
   infer FILE [--op NAME | --config JSON] [--image PATH] [--threads N] [--json]
                                           run one inference and print the top classes
+  eval FILE --data DIR [--op NAME] [--limit N] [--json]
+                                          top-1 of every operating point on an IDX test set
   bench FILE [--op NAME | --config JSON] [--threads N] [--runs N] [--json]
                                           latency (median/p90/p99) and GFLOP/s of one sub-network
   hw [--json] [--restore STATEFILE]       hardware knobs and sensors of this machine; restore after a crash
@@ -31,7 +33,7 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
-                           {"bench", dyndnn::cli::runBench}, {"hw", dyndnn::cli::runHw}};
+                           {"bench", dyndnn::cli::runBench}, {"eval", dyndnn::cli::runEval}, {"hw", dyndnn::cli::runHw}};
 
 }  // namespace
 

@@ -9,6 +9,7 @@ namespace dyndnn::cli {
 int runInfo(const std::vector<std::string>& args);
 int runInfer(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
+int runEval(const std::vector<std::string>& args);
 int runHw(const std::vector<std::string>& args);
 
 }  // namespace dyndnn::cli
