@@ -1,0 +1,56 @@
+#pragma once
+/// \file managed_model.hpp
+/// A DynamicModel driven by the runtime manager: setTarget() states the goals, infer() does the rest (picks the
+/// operating point and hardware state before each frame, times it, meters it where a sensor exists, and feeds
+/// the estimator). Manual setSubnet() still works and suspends the manager until setTarget() is called again.
+///
+/// Thread safety: infer(), setTarget() and setSubnet() may be called from several threads; ManagedModel
+/// serialises its frames (the manager pairs each decision with its measurement). For concurrent inference on
+/// one device, give each thread its own ManagedModel and register them with one runtime::HardwareArbiter.
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dyndnn/hw/governor.hpp"
+#include "dyndnn/hw/sensors.hpp"
+#include "dyndnn/model.hpp"
+#include "dyndnn/runtime.hpp"
+
+namespace dyndnn {
+
+class ManagedModel {
+ public:
+  /// `model` must outlive this object. The profile's operating points must exist in the model (InvalidArgument
+  /// otherwise). `governor` applies the hardware part of each decision (knobs it does not have are ignored;
+  /// nullptr: hardware is left alone and only entries matching `assumed_hw` are used when it is non-empty).
+  /// `sensor` meters each frame when given.
+  ManagedModel(DynamicModel& model, runtime::Profile profile, std::shared_ptr<hw::Governor> governor = nullptr,
+               std::shared_ptr<hw::PowerSensor> sensor = nullptr, std::unique_ptr<runtime::Policy> policy = nullptr);
+
+  /// Validates the target (InvalidArgument) and hands control to the manager.
+  void setTarget(const runtime::Target& target);
+  /// Manual switch: the manager is suspended until the next setTarget().
+  void setSubnet(const std::string& operating_point);
+  bool managed() const;
+
+  at::Tensor infer(const at::Tensor& input);
+  at::Tensor infer(const ImageView& image);
+
+  runtime::RuntimeManager& manager() { return *manager_; }
+  std::shared_ptr<runtime::RuntimeManager> sharedManager() { return manager_; }
+  DynamicModel& model() { return model_; }
+
+ private:
+  template <class In> at::Tensor run(const In& input);
+  DynamicModel& model_;
+  std::shared_ptr<runtime::RuntimeManager> manager_;
+  std::shared_ptr<hw::Governor> governor_;
+  std::shared_ptr<hw::PowerSensor> sensor_;
+  std::mutex mutex_;
+  bool has_target_ = false;
+};
+
+}  // namespace dyndnn

@@ -1,0 +1,361 @@
+#pragma once
+/// \file runtime.hpp
+/// The runtime manager: the application states a Target (latency budget or frame rate, minimum accuracy, power
+/// cap, objective); the manager picks an operating point (sub-network) and a hardware state for every frame from
+/// a Profile (latency and power per operating point x hardware state), corrected online by a slowdown estimator
+/// that notices contention, throttling or a frequency cap within a few frames.
+///
+/// Everything here is free of LibTorch (it links only dyndnn_hw), so it runs on simulated platforms and in
+/// tests without a model. ManagedModel (managed_model.hpp) ties it to a DynamicModel.
+///
+/// Thread safety, per class: Target, Profile, LatencyPredictor and SlowdownEstimator are plain values (const
+/// methods safe concurrently, mutation needs external synchronisation). Policy objects are driven by one
+/// RuntimeManager and are not thread-safe on their own. RuntimeManager and HardwareArbiter are thread-safe: every
+/// public method takes an internal mutex.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dyndnn/hw/governor.hpp"
+
+namespace dyndnn::runtime {
+
+using hw::HardwareState;
+
+/// What the constraints leave free is spent on this.
+enum class Objective { MostAccuracy, LeastEnergy };
+
+/// The application's goals; any subset. Give latency_ms or fps (not both); fps implies a budget of 1000/fps ms
+/// and a frame period used for idle energy.
+struct Target {
+  std::optional<double> latency_ms;    ///< per-frame latency budget
+  std::optional<double> fps;           ///< frame rate (budget 1000/fps ms)
+  std::optional<double> min_accuracy;  ///< top-1 percent, 0..100
+  std::optional<double> power_w;       ///< cap on device power while inferring
+  Objective objective = Objective::MostAccuracy;
+  double confidence = 0.95;            ///< probability with which the budget must be met (0.5..0.9999)
+
+  /// Throws InvalidArgument (naming the field and the value) for NaN/infinite, zero or negative values, both
+  /// latency_ms and fps, or a confidence outside 0.5..0.9999.
+  void validate() const;
+  /// The per-frame budget in ms, if any.
+  std::optional<double> budgetMs() const;
+  std::string describe() const;
+};
+
+/// One row of the lookup table: an operating point on one hardware state.
+struct ProfileEntry {
+  std::string op;            ///< operating point name
+  HardwareState hw;          ///< knob -> level ("threads", "simulated.cpu.freq", ...)
+  double macs = 0;           ///< of the operating point
+  double accuracy = 0;       ///< top-1 percent (0 when unknown)
+  double latency_ms = 0;     ///< mean
+  double latency_std_ms = 0; ///< spread over repeated runs
+  double power_w = 0;        ///< device power while running (0 when unmeasured)
+  double idle_power_w = 0;   ///< device power while idle on this hardware state (0 when unmeasured)
+  bool predicted = false;    ///< from the fitted predictor, not measured
+};
+
+/// Lookup table of latency and power per operating point x hardware state.
+class Profile {
+ public:
+  std::string device;        ///< where it was measured ("simulated ..." for the simulated platforms)
+  std::string model;         ///< package path or name
+  bool simulated = false;
+  std::vector<ProfileEntry> entries;
+
+  /// JSON (format "dyndnn-profile", version 1). save() writes atomically (temp file + rename).
+  /// load() throws IoError (unreadable) or InvalidArgument (malformed, naming the field and the entry).
+  static Profile load(const std::string& path);
+  void save(const std::string& path) const;
+  std::string toJson() const;
+  static Profile fromJson(const std::string& text, const std::string& where = "profile");
+
+  /// Index of the entry for (op, hw), or -1.
+  int find(const std::string& op, const HardwareState& hw) const;
+  /// Distinct operating points, in order of first appearance.
+  std::vector<std::string> operatingPoints() const;
+  /// Distinct hardware states, in order of first appearance.
+  std::vector<HardwareState> hardwareStates() const;
+};
+
+/// Latency from MACs and frequency, fitted by least squares (Eigen):
+///   t = a + b * macs + c * macs / f + d / f      (f in GHz-like units of the named knob, 1 when absent)
+/// per thread count when the "threads" knob is present (one coefficient set per thread count).
+struct PredictorQuality {
+  std::size_t train = 0, held_out = 0;
+  double mean_abs_pct_error = 0, max_abs_pct_error = 0;  ///< on the held-out entries
+};
+
+class LatencyPredictor {
+ public:
+  /// `freq_knob`: the knob whose level is the frequency ("" when there is none). Throws InvalidArgument when
+  /// there are fewer measured entries than coefficients for some thread count.
+  static LatencyPredictor fit(const std::vector<ProfileEntry>& measured, const std::string& freq_knob);
+  double predictMs(double macs, const HardwareState& hw) const;
+  /// Fits on `train`, reports the error on `held_out`.
+  static PredictorQuality evaluate(const std::vector<ProfileEntry>& train, const std::vector<ProfileEntry>& held_out,
+                                   const std::string& freq_knob);
+  /// Completes `profile`: every (op, hw) pair missing from it gets a predicted entry.
+  void fillMissing(Profile& profile) const;
+  const std::string& freqKnob() const { return freq_knob_; }
+
+ private:
+  std::string freq_knob_;
+  std::map<std::int64_t, std::vector<double>> coef_;  // threads -> coefficients
+  double freq_scale_ = 1;
+};
+
+/// Tracks xi = observed latency / profiled latency (how the device behaves now against the profile) with a
+/// scalar Kalman filter (ALERT's constants and adaptive process noise), plus change detection ALERT lacks: two
+/// consecutive innovations beyond `jump_sigma` standard deviations on the same side re-initialise the filter at
+/// the new level, so a step change (a competitor takes a core, a frequency cap) is absorbed in 2 frames while a
+/// single outlier frame is not.
+class SlowdownEstimator {
+ public:
+  struct Options {
+    double x0 = 1, p0 = 0.01, q0 = 0.05, r = 0.5;  ///< ALERT's constants (R relative: scaled by x^2 * 0.01)
+    double q_floor = 1e-4;                          ///< floor of the adaptive process noise
+    double jump_sigma = 3;                          ///< change-detection threshold
+  };
+  SlowdownEstimator();
+  explicit SlowdownEstimator(Options options);
+  /// One observation: measured latency of an entry whose profiled mean/std are given. Non-finite or
+  /// non-positive values are ignored (returns false).
+  bool observe(double measured_ms, double profiled_ms, double profiled_std_ms);
+  double mean() const { return x_; }
+  double variance() const { return p_; }
+  std::size_t observations() const { return n_; }
+  std::size_t jumps() const { return jumps_; }
+  void reset();
+
+ private:
+  Options o_;
+  double x_, p_, q_;
+  int pending_sign_ = 0;
+  double pending_y_ = 0;
+  std::size_t n_ = 0, jumps_ = 0;
+};
+
+/// What a policy is told about the situation.
+struct PolicyContext {
+  const Profile* profile = nullptr;
+  const Target* target = nullptr;
+  const SlowdownEstimator* slowdown = nullptr;
+  int current = -1;                     ///< entry index in use (-1 before the first frame)
+  std::uint64_t frame = 0;
+  std::uint64_t frames_since_switch = 0;
+  std::deque<double> recent_latency_ms; ///< newest last
+  double utilisation = 0;               ///< busy share of the last frame period (Linux-governor baselines)
+  /// Restriction from the arbiter: knobs fixed to these levels for this model (entries disagreeing are out).
+  HardwareState granted;
+  /// Knobs the arbiter fixed; entries must match them.
+  std::vector<std::string> fixed_knobs;
+};
+
+enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, kUnmetPower = 4 };
+
+struct Decision {
+  int entry = -1;                 ///< index into the profile
+  std::string reason;             ///< one line: why this entry
+  unsigned unmet = kUnmetNone;    ///< constraints the choice is predicted to miss (best effort)
+  double predicted_ms = 0;        ///< slowdown-corrected mean
+  double predicted_quantile_ms = 0;
+  double predicted_energy_j = 0;  ///< per frame (with idle power over the frame period when known)
+};
+
+std::string unmetToString(unsigned unmet);
+
+/// Chooses an entry for the next frame.
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string name() const = 0;
+  virtual Decision decide(const PolicyContext& ctx) = 0;
+};
+
+/// The manager's own policy. Among entries allowed by the context: keep those predicted (slowdown-corrected,
+/// with the target's confidence) to meet the budget, the power cap and the accuracy floor; then MostAccuracy
+/// takes the most accurate and breaks ties by least energy, LeastEnergy takes the least energy. When nothing is
+/// feasible, constraints are relaxed in this order (best effort, reported in Decision::unmet): accuracy floor
+/// first, then the latency budget (fastest entry under the power cap), then the power cap (lowest power).
+/// Hysteresis: the current entry is kept while it stays feasible unless the best one is better by more than
+/// `accuracy_margin` points or `energy_margin` (relative); at most one voluntary switch per `min_switch_frames`
+/// frames. A current entry predicted to miss a constraint is left at once (the rate limit does not apply).
+struct ManagerOptions {
+  double accuracy_margin = 0.05;
+  double energy_margin = 0.05;
+  int min_switch_frames = 5;
+};
+std::unique_ptr<Policy> makeManagerPolicy(ManagerOptions options = {});
+
+/// Always the same entry (op on hw).
+std::unique_ptr<Policy> makeFixedPolicy(std::string op, HardwareState hw);
+
+/// Dynamic-OFA's manager over levels (operating points sorted by accuracy, on one hardware state): one level
+/// down when the mean of the last `window` latencies exceeds the budget, one level up while accuracy is below
+/// the floor (no floor: the top level) and that mean is within budget; after a step, no step for `window`
+/// frames (its lock against oscillation).
+std::unique_ptr<Policy> makeHillClimbPolicy(HardwareState hw, int window = 20);
+
+/// Linux cpufreq governors driving the frequency knob `freq_knob` for a fixed operating point, with the
+/// kernel's formulas (see LinuxGovernor).
+enum class LinuxGovernorKind { Performance, Powersave, Ondemand, Schedutil };
+
+/// The kernel's frequency selection. Frequencies ascending. `util` is the CPU's utilisation in 0..1 as each
+/// governor measures it: ondemand's load (busy share of wall time in the sampling window, not frequency
+/// invariant); schedutil's PELT util_avg (frequency invariant: busy time scaled by cur/max frequency, decaying
+/// with a 32 ms half-life).
+///  performance: max. powersave: min.
+///  ondemand (od_update): load > up_threshold (80%) -> max; else min + load * (max - min), lowest level >= that.
+///  schedutil (get_next_freq): 1.25 * max * util, lowest level >= that (capped at max).
+std::int64_t linuxGovernorFrequency(LinuxGovernorKind kind, const std::vector<std::int64_t>& levels, double util,
+                                    double up_threshold = 0.80);
+/// PELT: decay per 1 ms period y with y^32 = 1/2; util' = util * y^ms + busy_share * (1 - y^ms).
+double peltUpdate(double util, double busy_share, double ms);
+
+std::unique_ptr<Policy> makeLinuxGovernorPolicy(LinuxGovernorKind kind, std::string op, HardwareState hw,
+                                                std::string freq_knob);
+std::string toString(LinuxGovernorKind kind);
+
+/// One frame as the manager saw it.
+struct FrameRecord {
+  std::uint64_t frame = 0;
+  std::string op;
+  HardwareState hw;
+  double latency_ms = 0;
+  double energy_j = -1;     ///< -1 when unmetered
+  double predicted_ms = 0, predicted_quantile_ms = 0;
+  double slowdown = 1, slowdown_var = 0;
+  bool switched = false;
+  bool met_budget = true;
+  unsigned unmet = 0;
+  std::string reason;
+};
+
+struct ManagerStats {
+  std::uint64_t frames = 0, switches = 0, budget_misses = 0, jumps_detected = 0;
+  bool suspended = false;
+  std::string policy;
+  std::string current_op;
+  HardwareState current_hw;
+  unsigned unmet = 0;
+  double slowdown = 1, slowdown_std = 0;
+  double energy_j = 0;  ///< metered total
+  std::string last_reason;
+};
+
+/// Drives one model: before() picks (op, hw) for the next frame, after() feeds back what was measured.
+/// Applying the choice is the caller's (ManagedModel applies it to the DynamicModel and the Governor).
+class RuntimeManager {
+ public:
+  RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy = nullptr);
+  ~RuntimeManager();
+
+  /// Validates (InvalidArgument) and resumes a suspended manager.
+  void setTarget(const Target& target);
+  Target target() const;
+  void setPolicy(std::unique_ptr<Policy> policy);
+  /// Manual control: decisions stop until setTarget() is called again.
+  void suspend();
+  bool suspended() const;
+
+  /// The entry for the next frame (the previous one while suspended).
+  Decision before();
+  /// Measured latency (and energy, < 0 when unmetered) of the frame decided by the last before().
+  /// utilisation: busy share of the frame period, for the Linux-governor baselines (0 when unknown).
+  void after(double latency_ms, double energy_j = -1, double utilisation = 0);
+
+  /// Arbiter restriction (knobs fixed to levels for this model); an empty state lifts it.
+  void restrict(const HardwareState& granted);
+  HardwareState restriction() const;
+  /// What the manager's own policy would choose under `granted`, ignoring hysteresis (for the arbiter).
+  Decision evaluate(const HardwareState& granted) const;
+  const Profile& profile() const { return profile_; }
+  ManagerStats stats() const;
+  const SlowdownEstimator& estimator() const { return estimator_; }
+  /// Called after every frame (outside the lock is not guaranteed: do not call back into the manager).
+  void onFrame(std::function<void(const FrameRecord&)> callback);
+  /// Keep every FrameRecord for writeTrace (default on; bounded at `max_records`).
+  void keepTrace(bool on, std::size_t max_records = 1000000);
+  std::vector<FrameRecord> trace() const;
+  /// JSON: {"target":..., "policy":..., "profile_device":..., "frames":[...], "stats":{...}}; atomic write.
+  void writeTrace(const std::string& path) const;
+
+ private:
+  mutable std::mutex mutex_;
+  Profile profile_;
+  Target target_;
+  std::unique_ptr<Policy> policy_;
+  SlowdownEstimator estimator_;
+  PolicyContext ctx_;
+  Decision last_;
+  bool suspended_ = false, keep_trace_ = true;
+  std::size_t max_records_ = 1000000;
+  ManagerStats stats_;
+  std::vector<FrameRecord> trace_;
+  std::function<void(const FrameRecord&)> callback_;
+};
+
+/// One arbiter per process: hardware knobs are shared (frequency is per cluster, cores are finite), so models
+/// register with it and it decides the hardware; each model's own manager then picks its operating point within
+/// what it was granted.
+///
+/// Each registered model names the knobs it may be granted exclusively (`placements`: alternative hardware
+/// assignments, e.g. {"core": big cluster} / {"core": little cluster}); knobs that several models share
+/// (`shared_knobs`, e.g. a cluster's frequency) are set to the highest level any model sharing them needs.
+/// Arbitration (rearbitrate()): models in priority order (higher first; ties by registration) take the placement
+/// under which their target is feasible at the least energy, no two models taking the same exclusive resource;
+/// then every shared knob is set to the maximum over the models that need it, and each model is restricted to
+/// that. A single model gets exactly what its own manager would choose.
+/// The interface is kept process-neutral (ids, plain structs) so a cross-process arbiter can implement it later.
+class HardwareArbiter {
+ public:
+  struct Registration {
+    std::string name;
+    int priority = 0;
+    std::shared_ptr<RuntimeManager> manager;
+    /// Alternative exclusive assignments (knob -> level); empty: the model may use any entry.
+    std::vector<HardwareState> placements;
+    /// Resource a placement occupies exclusively: the value of this knob in the placement ("" = none).
+    std::string exclusive_knob;
+  };
+  explicit HardwareArbiter(std::shared_ptr<hw::Governor> governor = nullptr);
+  /// Returns an id. Throws InvalidArgument for a null manager or a duplicate name.
+  int add(Registration registration);
+  void remove(int id);
+  /// Recompute placements and shared knob levels; applies them to the governor when there is one.
+  void rearbitrate();
+  /// One model's next decision (call it where that model would call RuntimeManager::before()): chosen within
+  /// its placement; every shared knob it uses is raised to the highest level a model still running needs, and the
+  /// model chooses again at that level (faster hardware than it asked for: it may afford a better operating point).
+  /// Applies the shared knobs to the governor when there is one. Throws InvalidArgument for an unknown id/name.
+  Decision decide(int id);
+  Decision decide(const std::string& name);
+  /// The model finished its frame: its hardware needs lapse until its next decide().
+  void done(int id);
+  void done(const std::string& name);
+  /// decide() for every model (a batch step for callers that run all models in lock step).
+  std::map<int, Decision> decideAll();
+  HardwareState granted(int id) const;
+  std::vector<int> ids() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<hw::Governor> governor_;
+  std::map<int, Registration> models_;
+  std::map<int, HardwareState> granted_;
+  std::map<int, HardwareState> needs_;  // hardware of the decisions of models now running a frame
+  int next_id_ = 1;
+  int idOf(const std::string& name) const;
+  Decision decideLocked(int id);
+};
+
+}  // namespace dyndnn::runtime

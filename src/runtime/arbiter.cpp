@@ -1,0 +1,186 @@
+// One hardware arbiter per process: placements (exclusive resources) by priority, shared knobs at the maximum
+// any model needs, each model's operating point chosen within that.
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "dyndnn/error.hpp"
+#include "dyndnn/runtime.hpp"
+
+namespace dyndnn::runtime {
+
+HardwareArbiter::HardwareArbiter(std::shared_ptr<hw::Governor> governor) : governor_(std::move(governor)) {}
+
+int HardwareArbiter::add(Registration r) {
+  if (!r.manager) throw InvalidArgument("hardware arbiter: add() needs a RuntimeManager");
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [id, m] : models_)
+    if (m.name == r.name) throw InvalidArgument(fmt::format("hardware arbiter: a model named '{}' is already registered", r.name));
+  for (const auto& p : r.placements)
+    if (!r.exclusive_knob.empty() && !p.count(r.exclusive_knob))
+      throw InvalidArgument(fmt::format("hardware arbiter: a placement of '{}' lacks its exclusive knob '{}'", r.name,
+                                        r.exclusive_knob));
+  const int id = next_id_++;
+  models_.emplace(id, std::move(r));
+  return id;
+}
+
+void HardwareArbiter::remove(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = models_.find(id);
+  if (it == models_.end()) return;
+  it->second.manager->restrict({});
+  models_.erase(it);
+  granted_.erase(id);
+}
+
+std::vector<int> HardwareArbiter::ids() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int> out;
+  for (const auto& [id, m] : models_) out.push_back(id);
+  return out;
+}
+
+HardwareState HardwareArbiter::granted(int id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = granted_.find(id);
+  return it == granted_.end() ? HardwareState{} : it->second;
+}
+
+void HardwareArbiter::rearbitrate() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int> order;
+  for (const auto& [id, m] : models_) order.push_back(id);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return models_[a].priority > models_[b].priority; });
+  std::set<std::pair<std::string, std::int64_t>> taken;
+  for (int id : order) {
+    auto& m = models_[id];
+    if (m.placements.empty()) {
+      granted_[id] = {};
+      m.manager->restrict({});
+      continue;
+    }
+    int best = -1;
+    Decision best_d;
+    const Target target = m.manager->target();
+    for (std::size_t i = 0; i < m.placements.size(); ++i) {
+      const auto& p = m.placements[i];
+      if (!m.exclusive_knob.empty() && taken.count({m.exclusive_knob, p.at(m.exclusive_knob)})) continue;
+      Decision d;
+      try {
+        d = m.manager->evaluate(p);
+      } catch (const InvalidArgument&) {
+        continue;  // no profile entry under this placement
+      }
+      const auto& e = m.manager->profile().entries[static_cast<std::size_t>(d.entry)];
+      const auto& be = best < 0 ? e : m.manager->profile().entries[static_cast<std::size_t>(best_d.entry)];
+      auto count = [](unsigned u) { return __builtin_popcount(u); };
+      bool better = best < 0;
+      if (!better && count(d.unmet) != count(best_d.unmet)) better = count(d.unmet) < count(best_d.unmet);
+      else if (!better && target.objective == Objective::MostAccuracy && e.accuracy != be.accuracy)
+        better = e.accuracy > be.accuracy;
+      else if (!better)
+        better = d.predicted_energy_j < best_d.predicted_energy_j;
+      if (better) {
+        best = static_cast<int>(i);
+        best_d = d;
+      }
+    }
+    if (best < 0)
+      throw InvalidArgument(fmt::format(
+          "hardware arbiter: no free placement for '{}' (all {} taken by higher-priority models); give it more "
+          "placements or lower another model's priority", m.name, m.placements.size()));
+    const auto& p = m.placements[static_cast<std::size_t>(best)];
+    if (!m.exclusive_knob.empty()) taken.insert({m.exclusive_knob, p.at(m.exclusive_knob)});
+    granted_[id] = p;
+    m.manager->restrict(p);
+  }
+}
+
+int HardwareArbiter::idOf(const std::string& name) const {
+  for (const auto& [id, m] : models_)
+    if (m.name == name) return id;
+  throw InvalidArgument(fmt::format("hardware arbiter: no model named '{}' is registered", name));
+}
+
+Decision HardwareArbiter::decide(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return decideLocked(idOf(name));
+}
+
+Decision HardwareArbiter::decide(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return decideLocked(id);
+}
+
+void HardwareArbiter::done(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  needs_.erase(idOf(name));
+}
+
+void HardwareArbiter::done(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  needs_.erase(id);
+}
+
+std::map<int, Decision> HardwareArbiter::decideAll() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<int, Decision> out;
+  for (const auto& [id, m] : models_) out[id] = decideLocked(id);
+  return out;
+}
+
+Decision HardwareArbiter::decideLocked(int id) {
+  auto it = models_.find(id);
+  if (it == models_.end()) throw InvalidArgument(fmt::format("hardware arbiter: no model with id {}", id));
+  auto& m = it->second;
+  std::set<std::string> exclusive;
+  for (const auto& [oid, om] : models_)
+    if (!om.exclusive_knob.empty()) exclusive.insert(om.exclusive_knob);
+  auto hwOf = [&](const Decision& d) -> const HardwareState& {
+    return m.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
+  };
+  Decision d = m.manager->before();
+  // Shared knobs this choice uses that other running models also use (and on the same exclusive resource, when
+  // placements are exclusive: two clusters' "threads" are not shared).
+  HardwareState raise;
+  for (const auto& [k, v] : hwOf(d)) {
+    if (exclusive.count(k) || k == "threads") continue;
+    for (const auto& [oid, need] : needs_) {
+      if (oid == id) continue;
+      auto o = need.find(k);
+      if (o == need.end()) continue;
+      bool same_resource = true;
+      for (const auto& x : exclusive)
+        if (need.count(x) && hwOf(d).count(x) && need.at(x) != hwOf(d).at(x)) same_resource = false;
+      if (same_resource && o->second > std::max(v, raise.count(k) ? raise[k] : v)) raise[k] = o->second;
+    }
+  }
+  if (!raise.empty()) {
+    HardwareState g = granted_[id];
+    for (const auto& [k, v] : raise) g[k] = v;
+    m.manager->restrict(g);
+    try {
+      d = m.manager->before();
+    } catch (...) {
+      m.manager->restrict(granted_[id]);
+      throw;
+    }
+    m.manager->restrict(granted_[id]);
+  }
+  needs_[id] = hwOf(d);
+  if (governor_) {
+    std::set<std::string> names;
+    for (const auto& k : governor_->knobs()) names.insert(k.name);
+    HardwareState apply;
+    for (const auto& [k, v] : hwOf(d))
+      if (names.count(k) && !exclusive.count(k)) apply[k] = v;
+    governor_->apply(apply);
+  }
+  return d;
+}
+
+}  // namespace dyndnn::runtime

@@ -1,0 +1,81 @@
+// ManagedModel: DynamicModel + RuntimeManager + Governor (+ sensor). Part of the dyndnn library (needs LibTorch).
+
+#include "dyndnn/managed_model.hpp"
+
+#include <chrono>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "dyndnn/error.hpp"
+
+namespace dyndnn {
+
+ManagedModel::ManagedModel(DynamicModel& model, runtime::Profile profile, std::shared_ptr<hw::Governor> governor,
+                           std::shared_ptr<hw::PowerSensor> sensor, std::unique_ptr<runtime::Policy> policy)
+    : model_(model), governor_(std::move(governor)), sensor_(std::move(sensor)) {
+  std::set<std::string> known;
+  for (const auto& op : model_.operatingPoints()) known.insert(op.name);
+  for (const auto& op : profile.operatingPoints())
+    if (!known.count(op))
+      throw InvalidArgument(fmt::format("managed model: the profile names operating point '{}' which {} does not have; "
+                                        "profile this package with `dyndnn profile`", op, model_.info().path));
+  if (governor_) {  // entries whose knobs the governor cannot set would be chosen but never applied
+    std::set<std::string> names;
+    for (const auto& k : governor_->knobs()) names.insert(k.name);
+    std::vector<runtime::ProfileEntry> usable;
+    for (const auto& e : profile.entries) {
+      bool ok = true;
+      for (const auto& [k, v] : e.hw) ok &= names.count(k) > 0;
+      if (ok) usable.push_back(e);
+    }
+    if (usable.empty())
+      throw InvalidArgument(fmt::format("managed model: no profile entry uses only knobs of governor {}; profile with "
+                                        "the same governor", governor_->name()));
+    profile.entries = std::move(usable);
+  }
+  manager_ = std::make_shared<runtime::RuntimeManager>(std::move(profile), runtime::Target{}, std::move(policy));
+  manager_->suspend();  // no target yet: behave as a plain DynamicModel
+}
+
+void ManagedModel::setTarget(const runtime::Target& target) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  manager_->setTarget(target);
+  has_target_ = true;
+}
+
+void ManagedModel::setSubnet(const std::string& operating_point) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  model_.setSubnet(operating_point);
+  manager_->suspend();
+  has_target_ = false;
+}
+
+bool ManagedModel::managed() const { return has_target_; }
+
+template <class In>
+at::Tensor ManagedModel::run(const In& input) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!has_target_) return model_.infer(input);
+  const runtime::Decision d = manager_->before();
+  const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
+  if (model_.activeName() != e.op) model_.setSubnet(e.op);
+  if (governor_) {
+    runtime::HardwareState apply;
+    for (const auto& k : governor_->knobs())
+      if (auto it = e.hw.find(k.name); it != e.hw.end()) apply[k.name] = it->second;
+    governor_->apply(apply);  // unchanged knobs cost nothing
+  }
+  const double e0 = sensor_ ? sensor_->sample().joules : 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  at::Tensor out = model_.infer(input);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double energy = sensor_ ? sensor_->sample().joules - e0 : -1;
+  manager_->after(ms, energy);
+  return out;
+}
+
+at::Tensor ManagedModel::infer(const at::Tensor& input) { return run(input); }
+at::Tensor ManagedModel::infer(const ImageView& image) { return run(image); }
+
+}  // namespace dyndnn

@@ -1,0 +1,190 @@
+// RuntimeManager: decision per frame, feedback, stats and trace.
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "dyndnn/error.hpp"
+#include "dyndnn/runtime.hpp"
+#include "runtime/json_io.hpp"
+
+namespace dyndnn::runtime {
+
+namespace {
+constexpr std::size_t kRecentFrames = 64;
+}
+
+RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy)
+    : profile_(std::move(profile)), target_(std::move(target)), policy_(std::move(policy)) {
+  if (profile_.entries.empty()) throw InvalidArgument("runtime manager: the profile has no entries; run `dyndnn profile`");
+  target_.validate();
+  if (!policy_) policy_ = makeManagerPolicy();
+  ctx_.profile = &profile_;
+  ctx_.target = &target_;
+  ctx_.slowdown = &estimator_;
+  stats_.policy = policy_->name();
+}
+
+RuntimeManager::~RuntimeManager() = default;
+
+void RuntimeManager::setTarget(const Target& target) {
+  target.validate();
+  std::lock_guard<std::mutex> lock(mutex_);
+  target_ = target;
+  suspended_ = false;
+  ctx_.frames_since_switch = 1u << 30;  // a new target may switch at once
+}
+
+Target RuntimeManager::target() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return target_;
+}
+
+void RuntimeManager::setPolicy(std::unique_ptr<Policy> policy) {
+  if (!policy) throw InvalidArgument("runtime manager: setPolicy(nullptr)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  policy_ = std::move(policy);
+  stats_.policy = policy_->name();
+}
+
+void RuntimeManager::suspend() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  suspended_ = true;
+}
+
+bool RuntimeManager::suspended() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return suspended_;
+}
+
+void RuntimeManager::restrict(const HardwareState& granted) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ctx_.granted = granted;
+  ctx_.fixed_knobs.clear();
+  for (const auto& [k, v] : granted) ctx_.fixed_knobs.push_back(k);
+}
+
+Decision RuntimeManager::before() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (suspended_ && last_.entry >= 0) return last_;
+  Decision d = suspended_ ? Decision{} : policy_->decide(ctx_);
+  if (d.entry < 0) {  // suspended before any decision: nothing to hold
+    d = policy_->decide(ctx_);
+  }
+  last_ = d;
+  return d;
+}
+
+void RuntimeManager::after(double latency_ms, double energy_j, double utilisation) {
+  FrameRecord rec;
+  std::function<void(const FrameRecord&)> cb;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (last_.entry < 0) throw InvalidArgument("runtime manager: after() without a before()");
+    const ProfileEntry& e = profile_.entries[static_cast<std::size_t>(last_.entry)];
+    const bool switched = ctx_.current != last_.entry;
+    if (switched && ctx_.current >= 0) ++stats_.switches;
+    ctx_.frames_since_switch = switched ? 1 : ctx_.frames_since_switch + 1;
+    ctx_.current = last_.entry;
+    ++ctx_.frame;
+    ctx_.utilisation = utilisation;
+    ctx_.recent_latency_ms.push_back(latency_ms);
+    if (ctx_.recent_latency_ms.size() > kRecentFrames) ctx_.recent_latency_ms.pop_front();
+    estimator_.observe(latency_ms, e.latency_ms, e.latency_std_ms);
+    const auto budget = target_.budgetMs();
+    rec.frame = stats_.frames;
+    rec.op = e.op;
+    rec.hw = e.hw;
+    rec.latency_ms = latency_ms;
+    rec.energy_j = energy_j;
+    rec.predicted_ms = last_.predicted_ms;
+    rec.predicted_quantile_ms = last_.predicted_quantile_ms;
+    rec.slowdown = estimator_.mean();
+    rec.slowdown_var = estimator_.variance();
+    rec.switched = switched;
+    rec.met_budget = !budget || latency_ms <= *budget;
+    rec.unmet = last_.unmet;
+    rec.reason = last_.reason;
+    ++stats_.frames;
+    if (!rec.met_budget) ++stats_.budget_misses;
+    if (energy_j >= 0) stats_.energy_j += energy_j;
+    stats_.suspended = suspended_;
+    stats_.current_op = e.op;
+    stats_.current_hw = e.hw;
+    stats_.unmet = last_.unmet;
+    stats_.slowdown = estimator_.mean();
+    stats_.slowdown_std = std::sqrt(estimator_.variance());
+    stats_.jumps_detected = estimator_.jumps();
+    stats_.last_reason = last_.reason;
+    if (keep_trace_ && trace_.size() < max_records_) trace_.push_back(rec);
+    cb = callback_;
+  }
+  if (cb) cb(rec);
+}
+
+ManagerStats RuntimeManager::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ManagerStats s = stats_;
+  s.suspended = suspended_;
+  return s;
+}
+
+void RuntimeManager::onFrame(std::function<void(const FrameRecord&)> callback) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  callback_ = std::move(callback);
+}
+
+void RuntimeManager::keepTrace(bool on, std::size_t max_records) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  keep_trace_ = on;
+  max_records_ = max_records;
+}
+
+std::vector<FrameRecord> RuntimeManager::trace() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return trace_;
+}
+
+void RuntimeManager::writeTrace(const std::string& path) const {
+  nlohmann::json j;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    j["format"] = "dyndnn-trace";
+    j["target"] = target_.describe();
+    j["policy"] = stats_.policy;
+    j["profile_device"] = profile_.device;
+    j["simulated"] = profile_.simulated;
+    auto& frames = j["frames"] = nlohmann::json::array();
+    for (const auto& r : trace_)
+      frames.push_back({{"frame", r.frame}, {"op", r.op}, {"hw", r.hw}, {"latency_ms", r.latency_ms},
+                        {"energy_j", r.energy_j}, {"predicted_ms", r.predicted_ms},
+                        {"predicted_quantile_ms", r.predicted_quantile_ms}, {"slowdown", r.slowdown},
+                        {"slowdown_var", r.slowdown_var}, {"switched", r.switched}, {"met_budget", r.met_budget},
+                        {"unmet", unmetToString(r.unmet)}, {"reason", r.reason}});
+    j["stats"] = {{"frames", stats_.frames}, {"switches", stats_.switches}, {"budget_misses", stats_.budget_misses},
+                  {"jumps_detected", stats_.jumps_detected}, {"energy_j", stats_.energy_j}};
+  }
+  writeFileAtomically(path, j.dump(1));
+}
+
+}  // namespace dyndnn::runtime
+
+namespace dyndnn::runtime {
+
+HardwareState RuntimeManager::restriction() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ctx_.granted;
+}
+
+Decision RuntimeManager::evaluate(const HardwareState& granted) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  PolicyContext ctx = ctx_;
+  ctx.current = -1;
+  ctx.granted = granted;
+  ctx.fixed_knobs.clear();
+  for (const auto& [k, v] : granted) ctx.fixed_knobs.push_back(k);
+  return makeManagerPolicy()->decide(ctx);
+}
+
+}  // namespace dyndnn::runtime
