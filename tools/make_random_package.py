@@ -20,9 +20,12 @@ def main():
     p.add_argument("--supernet-bn-ops", type=int, default=0,
                    help="how many of the operating points use the supernet's BN statistics instead of their own")
     p.add_argument("--refs", help="also write reference inputs/outputs (safetensors) to this path")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: tests run several of these at once, and spinning OpenMP "
+                        "teams on an oversubscribed machine are many times slower)")
     args = p.parse_args()
     import torch
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, args.threads))
     random_package.write(args.out, args.arch, args.ops, args.seed, args.refs, args.supernet_bn_ops)
     print(f"wrote {args.out}" + (f" and {args.refs}" if args.refs else ""))
 

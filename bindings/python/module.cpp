@@ -155,6 +155,37 @@ infer() may be called from several threads, also while set_subnet() switches.)")
           },
           py::arg("name_or_config"),
           "Activate an operating point by name, or a sub-network in OFA's dict form {ks, e, d, r}.")
+      .def(
+          "request_subnet",
+          [](DynamicModel& m, const py::object& what) {
+            if (py::isinstance<py::str>(what)) {
+              m.requestSubnet(what.cast<std::string>());
+            } else if (py::isinstance<py::dict>(what)) {
+              m.requestSubnet(configFromPython(what.cast<py::dict>()));
+            } else {
+              throw InvalidArgument("request_subnet takes an operating point name or a config dict {ks, e, d, r}");
+            }
+          },
+          py::arg("name_or_config"),
+          "Asynchronous switch: returns at once; infer() keeps serving the current sub-network until the new "
+          "one is prepared, then swaps to it.")
+      .def_property_readonly("switch_pending", &DynamicModel::switchPending)
+      .def_property_readonly("last_switch_error", &DynamicModel::lastSwitchError)
+      .def_property_readonly("backend", &DynamicModel::backend, "Execution backend of the active sub-network.")
+      .def_property_readonly("plan_cache_stats",
+                             [](const DynamicModel& m) {
+                               auto s = m.planCacheStats();
+                               py::dict d;
+                               d["hits"] = s.hits;
+                               d["misses"] = s.misses;
+                               d["evictions"] = s.evictions;
+                               d["builds"] = s.builds;
+                               d["bytes"] = s.bytes;
+                               d["entries"] = s.entries;
+                               d["budget"] = s.budget;
+                               return d;
+                             })
+      .def("set_plan_cache_budget", &DynamicModel::setPlanCacheBudget, py::arg("bytes"))
       .def_property_readonly("active_config", [](const DynamicModel& m) { return configToPython(m.activeConfig()); })
       .def_property_readonly("active_name", &DynamicModel::activeName)
       .def("cost",

@@ -20,8 +20,10 @@ enum class Device { CPU, CUDA };
 /// Options of DynamicModel::load. Plain struct with defaults.
 struct ModelOptions {
   Device device = Device::CPU;
-  /// Intra-op threads for inference; 0 leaves LibTorch's setting alone. LibTorch's intra-op thread pool
-  /// is process-global: setting it here affects every model and every other LibTorch user in the process.
+  /// Intra-op threads of this model's inference; 0 follows LibTorch's process-wide setting
+  /// (at::set_num_threads, which is global to the process: every model and every other LibTorch user).
+  /// A non-zero value applies to this model only: each infer() sizes the calling thread's OpenMP team,
+  /// which is per thread, so two models with different counts coexist in one process.
   int threads = 0;
   /// Check the package's CRC-32 over all tensors and metadata at load (a few ms per 10 MB). Turn off only
   /// for packages on trusted, checked storage when load time matters.

@@ -120,6 +120,7 @@ struct DynamicModel::Impl {
 
   at::Tensor run(const ActiveSubnet& a, const at::Tensor& x) const {
     at::NoGradGuard no_grad;
+    engine::useThreads(options.threads);
     return a.plan->run(x.to(device)).to(at::kCPU);
   }
 };
@@ -134,7 +135,6 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
       throw InvalidArgument("ModelOptions.device = CUDA, but this LibTorch build sees no CUDA device; use Device::CPU");
     device = at::Device(at::kCUDA);
   }
-  if (options.threads > 0) at::set_num_threads(options.threads);
 
   auto impl = std::make_unique<Impl>(format::Package::open(path, options.verify_checksum), options);
   impl->device = device;

@@ -2,10 +2,21 @@
 // the layout its kernels prefer); on CPU it is the portable fallback when oneDNN is not available.
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <omp.h>
 
 #include "engine/execution_plan.hpp"
 
 namespace dyndnn::engine {
+
+void useThreads(int threads) {
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+  } else {
+    at::init_num_threads();
+  }
+}
+
 namespace {
 
 at::Tensor activate(at::Tensor x, nn::Act act) {

@@ -13,10 +13,15 @@
 
 namespace dyndnn::engine {
 
+/// Size the calling thread's OpenMP team, which oneDNN and ATen's CPU kernels run on: `threads` > 0 for
+/// this thread only (OpenMP's thread count is per calling thread), 0 for LibTorch's process-wide setting.
+void useThreads(int threads);
+
 class ExecutionPlan {
  public:
   virtual ~ExecutionPlan() = default;
-  /// Logits [N, classes] for an NCHW float tensor already at config().r, on the plan's device.
+  /// Logits [N, classes] for an NCHW float tensor already at config().r, on the plan's device, on the
+  /// calling thread's OpenMP team (see useThreads).
   virtual at::Tensor run(const at::Tensor& input) const = 0;
   /// Bytes the plan holds (weights in their packed form plus one activation workspace).
   virtual std::size_t bytes() const = 0;

@@ -291,8 +291,6 @@ class OneDnnPlan final : public ExecutionPlan {
   }
 
   at::Tensor run(const at::Tensor& input) const override {
-    // oneDNN runs on the calling thread's OpenMP team: give it LibTorch's thread count.
-    at::init_num_threads();
     const auto n = input.size(0);
     auto out = at::empty({n, classes_}, at::TensorOptions().dtype(at::kFloat));
     auto x = input.contiguous();

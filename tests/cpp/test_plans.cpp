@@ -100,7 +100,7 @@ TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous prep
   CHECK(cache.stats().entries == 0);
 }
 
-TEST_CASE("requestSubnet switches asynchronously; infer keeps serving until the plan is ready", "[plans]") {
+TEST_CASE("requestSubnet switches asynchronously and infer keeps serving until the plan is ready", "[plans]") {
   auto model = dyndnn::DynamicModel::load(fixture("fmnist.dyn"));
   const auto& ops = model.operatingPoints();
   auto x = at::randn({1, 1, 28, 28});

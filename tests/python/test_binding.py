@@ -120,3 +120,21 @@ def test_infer_from_threads_while_switching(fixture_dir):
     # every output is exactly one of the operating points' outputs: no torn switch
     for out in outputs:
         assert any(np.array_equal(out, e) for e in expected.values())
+
+
+def test_request_subnet_is_asynchronous(fixture_dir):
+    model = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+    names = [op["name"] for op in model.operating_points]
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    model.request_subnet(names[2])
+    for _ in range(5000):
+        model.infer(x)
+        if not model.switch_pending:
+            break
+    assert model.active_name == names[2] and model.last_switch_error == ""
+    assert model.backend in ("onednn", "aten")
+    stats = model.plan_cache_stats
+    assert stats["entries"] >= 2 and stats["bytes"] <= stats["budget"]
+    model.set_plan_cache_budget(0)
+    assert model.plan_cache_stats["entries"] == 0
+    assert model.infer(x).shape == (1, 10)  # the active plan survives an empty cache
