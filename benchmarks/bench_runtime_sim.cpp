@@ -1,0 +1,318 @@
+// Runtime manager on the SIMULATED platforms (hw/simulated.hpp): energy against emulated Linux governors on the
+// Xavier NX model, dynamic range on the Odroid XU3 model, and two workloads sharing the XU3 with and without the
+// hardware arbiter. Every number this prints is a simulation, labelled as such in the JSON.
+//
+//   bench_runtime_sim --ops OPS.json [--domain cpu|gpu] [--fps F] [--frames N] [--out RESULT.json]
+// OPS.json: {"ops": [{"name", "accuracy", "ms", "macs"}]} (ms: one core at the domain's top frequency), or a
+// `dyndnn profile` JSON (its lowest thread count is taken as one core; `--core-scale` rescales it).
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "dyndnn/error.hpp"
+#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/runtime.hpp"
+#include "dyndnn/runtime_sim.hpp"
+
+using namespace dyndnn;
+using namespace dyndnn::runtime;
+using namespace dyndnn::runtime::sim;
+using nlohmann::json;
+
+namespace {
+
+struct Options {
+  std::string ops_path, out = "runtime_sim.json", domain = "cpu";
+  double fps = 0, core_scale = 1;
+  std::uint64_t frames = 900;
+};
+
+std::vector<SimOp> loadOps(const Options& o, std::string& source) {
+  std::ifstream in(o.ops_path);
+  if (!in) throw IoError("cannot open " + o.ops_path);
+  json j = json::parse(in);
+  std::vector<SimOp> ops;
+  if (j.value("format", "") == "dyndnn-profile") {
+    const Profile p = Profile::fromJson(j.dump(), o.ops_path);
+    std::int64_t min_threads = 1 << 30;
+    for (const auto& e : p.entries) min_threads = std::min<std::int64_t>(min_threads, e.hw.count("threads") ? e.hw.at("threads") : 1);
+    for (const auto& e : p.entries) {
+      if ((e.hw.count("threads") ? e.hw.at("threads") : 1) != min_threads || e.predicted) continue;
+      ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms * o.core_scale});
+    }
+    source = "measured profile " + o.ops_path + " (" + p.device + "), " + std::to_string(min_threads) +
+             "-thread latency taken as one simulated core at top frequency, x" + std::to_string(o.core_scale);
+  } else {
+    for (const auto& r : j.at("ops")) ops.push_back({r.at("name"), r.value("macs", 0.0), r.at("accuracy"), r.at("ms").get<double>() * o.core_scale});
+    source = j.value("source", o.ops_path);
+  }
+  if (ops.empty()) throw InvalidArgument("no operating points in " + o.ops_path);
+  std::sort(ops.begin(), ops.end(), [](const SimOp& a, const SimOp& b) { return a.accuracy < b.accuracy; });
+  return ops;
+}
+
+json summary(const RunResult& r) {
+  return {{"workload", r.workload}, {"policy", r.policy}, {"energy_j", r.energy_j}, {"mean_latency_ms", r.mean_latency_ms},
+          {"hit_rate", r.hit_rate}, {"mean_accuracy", r.mean_accuracy}, {"switches", r.switches}, {"frames", r.frames.size()}};
+}
+
+json series(const RunResult& r) {
+  json s = {{"latency_ms", json::array()}, {"energy_j", json::array()}, {"freq", json::array()}, {"threads", json::array()},
+            {"accuracy", json::array()}, {"budget_ms", json::array()}};
+  for (const auto& f : r.frames) {
+    s["latency_ms"].push_back(f.latency_ms);
+    s["energy_j"].push_back(f.energy_j);
+    s["freq"].push_back(f.mean_freq);
+    s["threads"].push_back(f.hw.count("threads") ? f.hw.at("threads") : 0);
+    s["accuracy"].push_back(f.accuracy);
+    s["budget_ms"].push_back(f.budget_ms);
+  }
+  return s;
+}
+
+// ---- energy against the Linux governors (Xavier NX) ----
+json energyScenario(const Options& o, const std::vector<SimOp>& ops) {
+  const auto platform_profile = hw::xavierNxProfile();
+  const auto& dom = *std::find_if(platform_profile.domains.begin(), platform_profile.domains.end(),
+                                  [&](const hw::PowerDomainModel& d) { return d.name == o.domain; });
+  const int cores = dom.cpus.empty() ? 1 : static_cast<int>(dom.cpus.size());
+  std::vector<int> threads;
+  for (int n : {1, 2, 4, 6})
+    if (n <= cores) threads.push_back(n);
+  const Profile prof = simulatedProfile(platform_profile, ops, {{o.domain, threads}});
+  const SimOp& fixed = ops.back();  // the application's static choice: the most accurate network, all cores
+  const int di = dom.name == platform_profile.domains[0].name ? 0 : 1;
+  const HardwareState fixed_hw = {{freqKnob(o.domain), dom.opps.back().freq}, {"threads", cores}, {"cluster", di}};
+  const double t_fixed = prof.entries[static_cast<std::size_t>(prof.find(fixed.name, fixed_hw))].latency_ms;
+  const double period = o.fps > 0 ? 1000.0 / o.fps : 2.0 * t_fixed;
+  SimulationOptions so;
+  so.frames = o.frames;
+  so.events = {{o.frames / 3, 0.3, std::nullopt}, {2 * o.frames / 3, 0.0, std::nullopt}};  // others take 30% of the cores
+  Target deadline;
+  deadline.latency_ms = period;
+
+  auto run = [&](Workload w) {
+    hw::SimulatedPlatform platform(platform_profile);
+    std::vector<Workload> ws{std::move(w)};
+    return simulate(platform, ws, so).front();
+  };
+  json out;
+  out["label"] = "SIMULATED " + platform_profile.name + " (" + platform_profile.provenance + ")";
+  out["domain"] = o.domain;
+  out["period_ms"] = period;
+  out["fixed_network"] = fixed.name;
+  out["fixed_accuracy"] = fixed.accuracy;
+  out["fixed_threads"] = cores;
+  out["trace"] = "periodic frames; background load 0.3 on every core from frame N/3 to 2N/3 (CPU domains only)";
+  std::map<std::string, RunResult> governors;
+  for (auto kind : {LinuxGovernorKind::Performance, LinuxGovernorKind::Powersave, LinuxGovernorKind::Ondemand,
+                    LinuxGovernorKind::Schedutil}) {
+    Workload w{"fixed+" + toString(kind), ops, std::make_shared<RuntimeManager>(prof, deadline, makeFixedPolicy(fixed.name, fixed_hw)), period};
+    w.driver = FrequencyDriver::Kernel;
+    w.kernel_governor = kind;
+    governors[toString(kind)] = run(w);
+  }
+  // dyndnn at a range of budgets (least energy at the fixed network's accuracy); each governor is compared with
+  // the dyndnn run of similar mean latency (within 5%) and a deadline-hit rate (vs the frame period) not lower.
+  auto hits = [&](const RunResult& r) {
+    double h = 0;
+    for (const auto& f : r.frames) h += f.latency_ms <= period + 1e-9;
+    return h / static_cast<double>(r.frames.size());
+  };
+  std::vector<std::pair<double, RunResult>> sweep;
+  std::vector<std::pair<double, RunResult>> sweep_free;
+  for (double k = 0.30; k <= 1.0001; k += 0.025) {
+    for (int free = 0; free < 2; ++free) {
+      Target t;
+      t.latency_ms = period * k;
+      t.objective = Objective::LeastEnergy;
+      t.min_accuracy = fixed.accuracy - (free ? 1.0 : 0.0);
+      Workload w{"dyndnn", ops, std::make_shared<RuntimeManager>(prof, t), period};
+      (free ? sweep_free : sweep).push_back({k, run(w)});
+    }
+  }
+  json comparisons = json::array();
+  for (const auto& [name, g] : governors) {
+    json c = {{"governor", name}, {"baseline", summary(g)}, {"baseline_deadline_hit_rate", hits(g)}};
+    for (int free = 0; free < 2; ++free) {
+      const auto& sw = free ? sweep_free : sweep;
+      const RunResult* best = nullptr;
+      double best_k = 0;
+      for (const auto& [k, r] : sw) {
+        const bool similar = std::abs(r.mean_latency_ms - g.mean_latency_ms) <= 0.05 * g.mean_latency_ms;
+        // Accuracy: the strict comparison keeps the fixed network's accuracy on average (the manager may only
+        // fall below it by relaxing an infeasible floor, which disqualifies the run); the free one allows 1 point.
+        const bool accurate = r.mean_accuracy >= fixed.accuracy - (free ? 1.0 : 0.0) - 1e-9;
+        if (similar && accurate && hits(r) >= hits(g) && (!best || r.energy_j < best->energy_j)) {
+          best = &r;
+          best_k = k;
+        }
+      }
+      const std::string key = free ? "dyndnn_accuracy_minus_1" : "dyndnn";
+      if (!best) {
+        c[key] = {{"match", false}, {"note", "no budget in the sweep gave a mean latency within 5% and a hit rate not lower"}};
+        continue;
+      }
+      c[key] = summary(*best);
+      c[key]["budget_ms"] = best_k * period;
+      c[key]["deadline_hit_rate"] = hits(*best);
+      c[key]["energy_saving_pct"] = 100.0 * (1 - best->energy_j / g.energy_j);
+      if (!free && name == "schedutil") out["series"] = {{"schedutil", series(g)}, {"dyndnn", series(*best)}};
+    }
+    comparisons.push_back(c);
+  }
+  out["comparisons"] = comparisons;
+  json sw = json::array();
+  for (const auto& [k, r] : sweep) sw.push_back({{"budget_ms", k * period}, {"summary", summary(r)}, {"deadline_hit_rate", hits(r)}});
+  out["dyndnn_sweep"] = sw;
+  return out;
+}
+
+// ---- dynamic range (Odroid XU3) ----
+json rangeScenario(const std::vector<SimOp>& ops) {
+  const auto pp = hw::odroidXu3Profile();
+  const Profile prof = simulatedProfile(pp, ops, {{"a7", {1, 2, 3, 4}, 0.3}, {"a15", {1, 2, 3, 4}}});
+  double tmin = 1e300, tmax = 0, emin = 1e300, emax = 0;
+  const ProfileEntry *fast = nullptr, *slow = nullptr, *cheap = nullptr, *dear = nullptr;
+  for (const auto& e : prof.entries) {
+    const double energy = e.power_w * e.latency_ms / 1000;
+    if (e.latency_ms < tmin) { tmin = e.latency_ms; fast = &e; }
+    if (e.latency_ms > tmax) { tmax = e.latency_ms; slow = &e; }
+    if (energy < emin) { emin = energy; cheap = &e; }
+    if (energy > emax) { emax = energy; dear = &e; }
+  }
+  auto name = [](const ProfileEntry* e) { return e->op + " " + json(e->hw).dump(); };
+  return {{"label", "SIMULATED " + pp.name + " (" + pp.provenance + "; A7 core speed 0.3 x A15 ASSUMED)"},
+          {"entries", prof.entries.size()},
+          {"time_ratio", tmax / tmin}, {"energy_ratio", emax / emin},
+          {"fastest", name(fast)}, {"slowest", name(slow)}, {"least_energy", name(cheap)}, {"most_energy", name(dear)},
+          {"paper_mlcad_time_ratio", 41.6}, {"paper_mlcad_energy_ratio", 10.6}};
+}
+
+// ---- two workloads (Odroid XU3) ----
+json twoScenario(const Options& o, const std::vector<SimOp>& ops) {
+  const auto pp = hw::odroidXu3Profile();
+  const std::vector<Placement> placements = {{"a7", {1, 2, 3, 4}, 0.3}, {"a15", {1, 2, 3, 4}}};
+  const Profile prof = simulatedProfile(pp, ops, placements);
+  const std::map<std::string, double> speed = {{"a7", 0.3}};
+  // Budgets: the detector needs the big cluster for its best networks; the classifier is lenient.
+  const double t_top_a15 = prof.entries[static_cast<std::size_t>(prof.find(ops.back().name, {{freqKnob("a15"), 2000000}, {"threads", 4}, {"cluster", 1}}))].latency_ms;
+  const double det_budget = 1.3 * t_top_a15, det_period = 1.5 * t_top_a15;
+  const double cls_budget = 6 * t_top_a15, cls_period = 8 * t_top_a15;
+  Target td, tc;
+  td.latency_ms = det_budget;
+  tc.latency_ms = cls_budget;
+  SimulationOptions so;
+  so.frames = o.frames / 3;
+  auto make = [&](const std::string& n, std::shared_ptr<RuntimeManager> m, double period) {
+    Workload w{n, ops, std::move(m), period};
+    w.speed = speed;
+    return w;
+  };
+  json out = {{"label", "SIMULATED " + pp.name}, {"detector_budget_ms", det_budget}, {"classifier_budget_ms", cls_budget}};
+  auto record = [&](const std::string& key, const std::vector<RunResult>& r) {
+    out[key] = {{"detector", summary(r[0])}, {"classifier", summary(r[1])}, {"energy_j", r[0].energy_j + r[1].energy_j}};
+  };
+  {  // arbiter
+    auto md = std::make_shared<RuntimeManager>(prof, td), mc = std::make_shared<RuntimeManager>(prof, tc);
+    HardwareArbiter arb;
+    const std::vector<HardwareState> pl = {{{"cluster", 0}}, {{"cluster", 1}}};
+    arb.add({"detector", 1, md, pl, "cluster"});
+    arb.add({"classifier", 0, mc, pl, "cluster"});
+    arb.rearbitrate();
+    hw::SimulatedPlatform platform(pp);
+    std::vector<Workload> ws{make("detector", md, det_period), make("classifier", mc, cls_period)};
+    record("arbiter", simulate(platform, ws, so, &arb));
+  }
+  {  // two managers fighting over the same knobs
+    auto md = std::make_shared<RuntimeManager>(prof, td), mc = std::make_shared<RuntimeManager>(prof, tc);
+    hw::SimulatedPlatform platform(pp);
+    std::vector<Workload> ws{make("detector", md, det_period), make("classifier", mc, cls_period)};
+    record("independent_managers", simulate(platform, ws, so));
+  }
+  {  // schedutil with the fixed most accurate networks, detector on the big cluster, classifier on the LITTLE
+    const HardwareState hd = {{freqKnob("a15"), 2000000}, {"threads", 4}, {"cluster", 1}};
+    const HardwareState hc = {{freqKnob("a7"), 1400000}, {"threads", 4}, {"cluster", 0}};
+    auto md = std::make_shared<RuntimeManager>(prof, td, makeFixedPolicy(ops.back().name, hd));
+    auto mc = std::make_shared<RuntimeManager>(prof, tc, makeFixedPolicy(ops.back().name, hc));
+    hw::SimulatedPlatform platform(pp);
+    std::vector<Workload> ws{make("detector", md, det_period), make("classifier", mc, cls_period)};
+    for (auto& w : ws) w.driver = FrequencyDriver::Kernel;
+    record("schedutil_fixed", simulate(platform, ws, so));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw InvalidArgument(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--ops") o.ops_path = next();
+    else if (a == "--out") o.out = next();
+    else if (a == "--domain") o.domain = next();
+    else if (a == "--fps") o.fps = std::stod(next());
+    else if (a == "--frames") o.frames = std::stoul(next());
+    else if (a == "--core-scale") o.core_scale = std::stod(next());
+    else {
+      std::cerr << "usage: bench_runtime_sim --ops OPS.json [--domain cpu|gpu] [--fps F] [--frames N] [--core-scale S] [--out R.json]\n";
+      return 1;
+    }
+  }
+  try {
+    if (o.ops_path.empty()) throw InvalidArgument("--ops is required");
+    std::string source;
+    const auto ops = loadOps(o, source);
+    json r;
+    r["simulated"] = true;
+    r["ops_source"] = source;
+    r["assumptions"] = "Amdahl parallel fraction 0.85, memory-bound fraction 0.2, profile spread 3%; Linux governors "
+                       "emulated every 10 ms (schedutil: PELT util, 32 ms half-life, frequency invariant; ondemand: "
+                       "windowed load, up_threshold 80)";
+    r["energy"] = energyScenario(o, ops);
+    r["dynamic_range"] = rangeScenario(ops);
+    r["two_workloads"] = twoScenario(o, ops);
+    std::ofstream(o.out) << r.dump(1);
+    // Console summary.
+    for (const auto& c : r["energy"]["comparisons"]) {
+      std::printf("%-12s E=%8.3f J lat=%7.2f ms hit=%.3f | dyndnn ", c["governor"].get<std::string>().c_str(),
+                  c["baseline"]["energy_j"].get<double>(), c["baseline"]["mean_latency_ms"].get<double>(),
+                  c["baseline_deadline_hit_rate"].get<double>());
+      if (c["dyndnn"].contains("energy_saving_pct"))
+        std::printf("E=%8.3f J lat=%7.2f ms hit=%.3f acc=%.2f saving=%5.1f%%", c["dyndnn"]["energy_j"].get<double>(),
+                    c["dyndnn"]["mean_latency_ms"].get<double>(), c["dyndnn"]["deadline_hit_rate"].get<double>(),
+                    c["dyndnn"]["mean_accuracy"].get<double>(), c["dyndnn"]["energy_saving_pct"].get<double>());
+      else
+        std::printf("no iso-latency match");
+      if (c["dyndnn_accuracy_minus_1"].contains("energy_saving_pct"))
+        std::printf(" | acc-1: saving=%5.1f%%", c["dyndnn_accuracy_minus_1"]["energy_saving_pct"].get<double>());
+      std::printf("\n");
+    }
+    std::printf("dynamic range XU3: time %.1fx energy %.1fx (MLCAD: 41.6x / 10.6x)\n",
+                r["dynamic_range"]["time_ratio"].get<double>(), r["dynamic_range"]["energy_ratio"].get<double>());
+    for (const char* k : {"arbiter", "independent_managers", "schedutil_fixed"}) {
+      const auto& t = r["two_workloads"][k];
+      std::printf("two workloads %-21s detector hit=%.3f acc=%.2f classifier hit=%.3f acc=%.2f energy=%.3f J\n", k,
+                  t["detector"]["hit_rate"].get<double>(), t["detector"]["mean_accuracy"].get<double>(),
+                  t["classifier"]["hit_rate"].get<double>(), t["classifier"]["mean_accuracy"].get<double>(),
+                  t["energy_j"].get<double>());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bench_runtime_sim: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
