@@ -23,6 +23,9 @@ verbs:
   bench FILE [--op NAME | --config JSON] [--threads N] [--runs N] [--json]
                                           latency (median/p90/p99) and GFLOP/s of one sub-network
   hw [--json] [--restore STATEFILE]       hardware knobs and sensors of this machine; restore after a crash
+  profile FILE [-o PROFILE.json]          latency/power of every operating point x hardware state (runtime manager)
+  run FILE --target-ms T [--min-acc A] [--power-w P] [--frames N] [--trace OUT.json]
+                                          the runtime manager on the model's test frames
 
 dyndnn <verb> --help shows a verb's options; dyndnn --version prints the version.
 )";
@@ -33,7 +36,9 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
-                           {"bench", dyndnn::cli::runBench}, {"eval", dyndnn::cli::runEval}, {"hw", dyndnn::cli::runHw}};
+                           {"bench", dyndnn::cli::runBench}, {"eval", dyndnn::cli::runEval}, {"hw", dyndnn::cli::runHw},
+                           {"profile", dyndnn::cli::runProfile},
+                           {"run", dyndnn::cli::runRun}};
 
 }  // namespace
 

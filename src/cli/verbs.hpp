@@ -11,5 +11,7 @@ int runInfer(const std::vector<std::string>& args);
 int runBench(const std::vector<std::string>& args);
 int runEval(const std::vector<std::string>& args);
 int runHw(const std::vector<std::string>& args);
+int runProfile(const std::vector<std::string>& args);
+int runRun(const std::vector<std::string>& args);
 
 }  // namespace dyndnn::cli

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/runtime.hpp"
@@ -176,7 +177,12 @@ class FixedPolicy final : public Policy {
   FixedPolicy(std::string op, HardwareState hw) : op_(std::move(op)), hw_(std::move(hw)) {}
   std::string name() const override { return "fixed:" + op_; }
   Decision decide(const PolicyContext& ctx) override {
-    return describe(ctx, ctx.profile->find(op_, hw_), "fixed operating point");
+    const int i = ctx.profile->find(op_, hw_);
+    if (i < 0)
+      throw InvalidArgument(fmt::format("fixed policy: operating point '{}' on {} is not in the profile (it has: {}); "
+                                        "profile it or pick another", op_, stateString(hw_),
+                                        fmt::join(ctx.profile->operatingPoints(), ", ")));
+    return describe(ctx, i, "fixed operating point");
   }
 
  private:

@@ -1,0 +1,132 @@
+// dyndnn profile: latency (and power where a sensor exists) of every operating point x hardware state.
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/args.hpp"
+#include "cli/runtime_profiling.hpp"
+#include "cli/verbs.hpp"
+#include "dyndnn/dyndnn.hpp"
+#include "dyndnn/hw/affinity.hpp"
+#include "dyndnn/hw/sensors.hpp"
+#include "dyndnn/runtime.hpp"
+
+namespace dyndnn::cli {
+namespace {
+
+constexpr const char* kHelp = R"(usage: dyndnn profile FILE [-o PROFILE.json] [--runs N] [--warmup N] [--threads-list 1,2]
+                      [--op NAME]... [--predict] [--data DIR] [--no-resume]
+
+Measures latency (mean, spread) of every operating point on every hardware state of this machine (thread
+counts through the affinity governor) and power where a sensor is readable, for the runtime manager.
+  -o, --out FILE    profile JSON (default PROFILE.json); saved after every entry, so an interrupted run
+                    resumes where it stopped (unless --no-resume)
+  --runs N          timed runs per entry (default 30); --warmup N untimed runs first (default 5)
+  --threads-list L  comma-separated thread counts (default: 1 .. usable CPUs)
+  --predict         measure only the largest thread count fully and every other operating point on the
+                    others; fit latency from MACs (least squares) for the rest, and report the error on
+                    measured entries held out of the fit
+  --data DIR        IDX test images as input (default /usr/share/datasets/fashion-mnist for 1-channel models)
+)";
+
+}  // namespace
+
+int runProfile(const std::vector<std::string>& argv_in) {
+  std::vector<std::string> argv = argv_in;
+  for (auto& a : argv)
+    if (a == "-o") a = "--out";
+  Args args(argv, {"help", "predict", "no-resume"}, {"out", "runs", "warmup", "threads-list", "op", "data"});
+  if (args.has("help")) {
+    fmt::print("{}", kHelp);
+    return 0;
+  }
+  if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
+  const std::string out = args.get("out", "PROFILE.json");
+  ModelOptions mo;
+  auto model = DynamicModel::load(args.positional()[0], mo);
+  auto governor = hw::makeAffinityGovernor();
+  ProfilingOptions po;
+  po.runs = args.getInt("runs", 30);
+  po.warmup = args.getInt("warmup", 5);
+  po.checkpoint_path = out;
+  if (args.has("op")) po.ops = {args.get("op")};
+  auto all_states = threadStates(*governor);
+  if (args.has("threads-list")) {
+    all_states.clear();
+    std::string list = args.get("threads-list");
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+      const auto comma = list.find(',', pos);
+      const std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      try {
+        all_states.push_back({{"threads", std::stoi(item)}});
+      } catch (const std::exception&) {
+        throw InvalidArgument(fmt::format("--threads-list: '{}' is not a number (e.g. 1,2)", item));
+      }
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  std::shared_ptr<hw::PowerSensor> sensor;
+  auto sensors = hw::detectPowerSensors();
+  if (!sensors.empty()) sensor = std::move(sensors.front());
+  const Frames frames = loadFrames(model, args.get("data", "/usr/share/datasets/fashion-mnist"), 2000);
+
+  runtime::Profile profile;
+  if (!args.has("no-resume") && std::filesystem::exists(out)) {
+    profile = runtime::Profile::load(out);
+    if (profile.model != args.positional()[0])
+      throw InvalidArgument(fmt::format("{} profiles {}, not {}; pass another -o or --no-resume", out, profile.model,
+                                        args.positional()[0]));
+    fmt::print(stderr, "profile: resuming {} ({} entries measured)\n", out, profile.entries.size());
+    profile.entries.erase(std::remove_if(profile.entries.begin(), profile.entries.end(),
+                                         [](const runtime::ProfileEntry& e) { return e.predicted; }),
+                          profile.entries.end());
+  }
+  profile.model = args.positional()[0];
+  profile.device = fmt::format("this machine ({} usable CPUs), {}", hw::detectCpuTopology().online.size(),
+                               sensor ? "power from " + sensor->info().name : "no readable power sensor");
+  profile.simulated = false;
+
+  if (!args.has("predict")) {
+    po.states = all_states;
+    measureProfile(model, governor.get(), sensor.get(), frames, po, profile);
+  } else {
+    // Full sweep on the largest state, every other operating point on the others.
+    po.states = {all_states.back()};
+    measureProfile(model, governor.get(), sensor.get(), frames, po, profile);
+    const auto& ops = model.operatingPoints();
+    for (std::size_t s = 0; s + 1 < all_states.size(); ++s) {
+      ProfilingOptions sub = po;
+      sub.states = {all_states[s]};
+      sub.ops.clear();
+      for (std::size_t i = 0; i < ops.size(); i += 2) sub.ops.push_back(ops[i].name);
+      if (ops.size() > 1 && (ops.size() - 1) % 2 != 0) sub.ops.push_back(ops.back().name);
+      measureProfile(model, governor.get(), sensor.get(), frames, sub, profile);
+    }
+    // Held-out error: fit on 2/3 of the measured entries, test on the rest.
+    std::vector<runtime::ProfileEntry> train, held;
+    for (std::size_t i = 0; i < profile.entries.size(); ++i) (i % 3 == 2 ? held : train).push_back(profile.entries[i]);
+    try {
+      const auto q = runtime::LatencyPredictor::evaluate(train, held, "");
+      fmt::print("predictor (latency from MACs per thread count, least squares): held-out mean |error| {:.1f}%, max "
+                 "{:.1f}% on {} entries\n", q.mean_abs_pct_error, q.max_abs_pct_error, q.held_out);
+    } catch (const InvalidArgument& e) {
+      fmt::print("predictor: too few measurements for a held-out check ({})\n", e.what());
+    }
+    runtime::LatencyPredictor::fit(profile.entries, "").fillMissing(profile);
+  }
+  governor->restore();
+  profile.save(out);
+  fmt::print("{} entries ({} operating points x {} hardware states) -> {}\n", profile.entries.size(),
+             profile.operatingPoints().size(), profile.hardwareStates().size(), out);
+  for (const auto& e : profile.entries)
+    fmt::print("  {:<16} threads={} {:>8.3f} ms +- {:.3f}{}{}\n", e.op, e.hw.count("threads") ? e.hw.at("threads") : 0,
+               e.latency_ms, e.latency_std_ms, e.power_w > 0 ? fmt::format(" {:.2f} W", e.power_w) : "",
+               e.predicted ? " (predicted)" : "");
+  return 0;
+}
+
+}  // namespace dyndnn::cli
