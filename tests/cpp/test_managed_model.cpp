@@ -1,0 +1,81 @@
+// ManagedModel: setTarget() + infer() drive the DynamicModel and the governor; setSubnet() suspends the manager.
+// Budgets are far above any real latency, so nothing here depends on timing.
+#include <ATen/ATen.h>
+// After ATen: c10's logging header defines its own CHECK, which must not replace Catch's.
+#include <catch2/catch.hpp>
+
+#include "dyndnn/error.hpp"
+#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/managed_model.hpp"
+#include "fixtures.hpp"
+
+using namespace dyndnn;
+
+namespace {
+// Profile of the fixture's operating points on two simulated CPU frequencies of the Xavier NX model:
+// accuracy grows with the index except random7; the high frequency draws 5 W, the low one 1 W.
+runtime::Profile profileFor(const DynamicModel& m) {
+  runtime::Profile p;
+  for (std::int64_t f : {1190400, 1907200})
+    for (std::size_t i = 0; i < m.operatingPoints().size(); ++i) {
+      runtime::ProfileEntry e;
+      e.op = m.operatingPoints()[i].name;
+      e.hw = {{"simulated.cpu.freq", f}};
+      e.accuracy = i == 7 ? 10.0 : 60.0 + static_cast<double>(i);
+      e.latency_ms = 1.0 + static_cast<double>(i);
+      e.power_w = f == 1907200 ? 5.0 : 1.0;
+      p.entries.push_back(e);
+    }
+  return p;
+}
+}  // namespace
+
+TEST_CASE("managed model: setTarget + infer choose the operating point and the hardware state") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  auto platform = std::make_shared<hw::SimulatedPlatform>(hw::xavierNxProfile());
+  std::shared_ptr<hw::Governor> gov = hw::makeSimulatedGovernor(platform);
+  ManagedModel mm(model, profileFor(model), gov);
+  const at::Tensor x = at::rand({1, 1, 28, 28});
+  CHECK_FALSE(mm.managed());
+  (void)mm.infer(x);  // no target yet: a plain DynamicModel, first operating point
+  CHECK(model.activeName() == model.operatingPoints().front().name);
+
+  runtime::Target t;
+  t.latency_ms = 1e6;
+  mm.setTarget(t);
+  CHECK(mm.managed());
+  (void)mm.infer(x);
+  CHECK(model.activeName() == "random6");  // the most accurate
+  CHECK(platform->frequency("cpu") == 1190400);  // same accuracy at both: least energy (1 W)
+  CHECK(mm.manager().stats().frames == 1);
+
+  SECTION("manual setSubnet suspends the manager until setTarget") {
+    mm.setSubnet("random1");
+    CHECK_FALSE(mm.managed());
+    for (int i = 0; i < 3; ++i) (void)mm.infer(x);
+    CHECK(model.activeName() == "random1");
+    CHECK(mm.manager().stats().frames == 1);
+    mm.setTarget(t);
+    (void)mm.infer(x);
+    CHECK(model.activeName() == "random6");
+  }
+  SECTION("an infeasible accuracy floor is best effort and reported") {
+    t.min_accuracy = 99;
+    mm.setTarget(t);
+    (void)mm.infer(x);
+    CHECK(model.activeName() == "random6");
+    CHECK(mm.manager().stats().unmet == runtime::kUnmetAccuracy);
+  }
+  SECTION("invalid targets are rejected and leave the manager as it was") {
+    t.latency_ms = -1;
+    CHECK_THROWS_AS(mm.setTarget(t), InvalidArgument);
+    CHECK(mm.managed());
+  }
+}
+
+TEST_CASE("managed model: a profile naming unknown operating points is rejected") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  auto p = profileFor(model);
+  p.entries[0].op = "not-there";
+  CHECK_THROWS_WITH(ManagedModel(model, p), Catch::Contains("not-there"));
+}
