@@ -89,6 +89,8 @@ TEST_CASE("bad infer inputs are clear errors", "[infer]") {
   CHECK_THROWS_WITH(model.infer(at::zeros({0, 1, 32, 32})), Catch::Contains("batch is empty"));
   CHECK_THROWS_WITH(model.infer(at::zeros({1, 1, 0, 32})), Catch::Contains("empty"));
   CHECK_THROWS_WITH(model.infer(at::zeros({1, 1, 20000, 2})), Catch::Contains("larger than dyndnn accepts"));
+  CHECK_THROWS_WITH(model.infer(at::empty({1, 1, 32, 32}, at::TensorOptions().device(at::kMeta))),
+                    Catch::Contains("input is on meta; this model runs on the CPU"));
   std::vector<std::uint8_t> pixels(10 * 10 * 3);
   CHECK_THROWS_WITH(model.infer(dyndnn::ImageView{pixels.data(), 10, 10, 3, 0}), Catch::Contains("3 channels"));
   CHECK_THROWS_WITH(model.infer(dyndnn::ImageView{nullptr, 10, 10, 1, 0}), Catch::Contains("null"));

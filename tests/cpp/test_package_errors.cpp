@@ -164,6 +164,15 @@ TEST_CASE("NaN weights are refused", "[format]") {
                     "tensor 'classifier.bias': holds NaN or Inf");
 }
 
+TEST_CASE("negative batch-norm variance is refused", "[format]") {
+  expectFormatError(rewritten([](json& h, json&, auto& data) {
+                      auto begin = h["first_conv.bn.running_var"]["data_offsets"][0].get<std::size_t>();
+                      const float negative = -1.f;
+                      std::memcpy(&data[begin], &negative, 4);
+                    }),
+                    "tensor 'first_conv.bn.running_var': negative variance");
+}
+
 TEST_CASE("any flipped bit is caught: checksum over table, metadata and data", "[format]") {
   const auto bytes = readBytes(dyndnn::test::fixture("fmnist.dyn"));
   std::mt19937_64 rng(7);

@@ -21,6 +21,11 @@ ARCHS = {
                                   strides=[1, 2, 2, 1, 2], stem_stride=1),
                        {"channels": 1, "mean": [0.286], "std": [0.353], "resolutions": [28, 32, 36, 40],
                         "crop_ratio": 1.0}),
+    # a few kilobytes: seeds for fuzzing the package reader
+    "tiny": lambda: (A.ofa_mbv3(1.0, n_classes=3, in_channels=1, ks_list=(3, 5), expand_ratio_list=(1, 2),
+                                depth_list=(1, 2), base_widths=[8, 8, 8, 8, 8, 8, 8, 16, 16],
+                                strides=[1, 2, 1, 1, 2], stem_stride=2),
+                     {"channels": 1, "mean": [0.5], "std": [0.25], "resolutions": [8, 12], "crop_ratio": 1.0}),
 }
 
 
