@@ -36,7 +36,8 @@ otherwise): before every frame it picks the operating point and the thread count
   --target-ms T     per-frame latency budget; --min-acc A top-1 floor (%); --power-w P power cap
   --frames N        frames to run (default 1000)
   --profile P       profile from `dyndnn profile` (default: a quick one measured now, 10 runs per entry)
-  --policy          dyndnn (default), fixed:OP (that op on all cores), hill-climb (Dynamic-OFA's, all cores)
+  --policy          dyndnn (default), fixed:OP[/THREADS] (that op, on all cores unless THREADS is given),
+                    hill-climb (Dynamic-OFA's, all cores)
   --budget-at F:MS  from frame F on, the budget is MS (repeatable as a comma list: 300:20,600:15)
   --competitor A:B  from frame A to B a busy-loop process pinned to the last CPU competes (contention test)
   --trace OUT.json  every frame's decision, reason, latency and slowdown estimate
@@ -153,7 +154,19 @@ int runRun(const std::vector<std::string>& argv) {
   std::unique_ptr<runtime::Policy> policy;
   if (pname == "dyndnn") policy = runtime::makeManagerPolicy();
   else if (pname == "hill-climb") policy = runtime::makeHillClimbPolicy(all_cores);
-  else if (pname.rfind("fixed:", 0) == 0) policy = runtime::makeFixedPolicy(pname.substr(6), all_cores);
+  else if (pname.rfind("fixed:", 0) == 0) {
+    std::string op = pname.substr(6);
+    runtime::HardwareState hw = all_cores;
+    if (const auto slash = op.rfind('/'); slash != std::string::npos) {  // fixed:OP/THREADS
+      try {
+        hw["threads"] = std::stoi(op.substr(slash + 1));
+      } catch (const std::exception&) {
+        throw InvalidArgument(fmt::format("--policy {}: '{}' is not a thread count", pname, op.substr(slash + 1)));
+      }
+      op = op.substr(0, slash);
+    }
+    policy = runtime::makeFixedPolicy(op, hw);
+  }
   else throw InvalidArgument(fmt::format("--policy: '{}' is not dyndnn, fixed:OP or hill-climb", pname));
 
   ManagedModel managed(model, profile, governor, sensor, std::move(policy));
