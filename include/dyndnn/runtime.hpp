@@ -130,6 +130,9 @@ class SlowdownEstimator {
   /// One observation: measured latency of an entry whose profiled mean/std are given. Non-finite or
   /// non-positive values are ignored (returns false).
   bool observe(double measured_ms, double profiled_ms, double profiled_std_ms);
+  /// Restart at one observation (x = its ratio, variance = the measurement noise): for an estimate known to be
+  /// stale, where a single new observation says more than the old state.
+  bool restartAt(double measured_ms, double profiled_ms, double profiled_std_ms);
   double mean() const { return x_; }
   double variance() const { return p_; }
   std::size_t observations() const { return n_; }
@@ -158,6 +161,8 @@ struct PolicyContext {
   HardwareState granted;
   /// Knobs the arbiter fixed; entries must match them.
   std::vector<std::string> fixed_knobs;
+  /// Slowdown (mean, variance) to apply to an entry on `hw`; when empty, `slowdown` applies to every entry.
+  std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
 };
 
 enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, kUnmetPower = 4 };
@@ -273,6 +278,13 @@ class RuntimeManager {
   /// utilisation: busy share of the frame period, for the Linux-governor baselines (0 when unknown).
   void after(double latency_ms, double energy_j = -1, double utilisation = 0);
 
+  /// Slowdown per thread count (off by default: one factor for everything, as ALERT). Another process that takes
+  /// a core slows a thread count that no longer finds a free core far more than one that does, which a single
+  /// factor cannot tell apart. On: each thread count has its own estimator; one not observed for `stale_frames`
+  /// frames (or never) is predicted with the smaller of its last estimate (prior 1) and the current one, so the
+  /// manager probes it again (at most one frame per thread count every `stale_frames` frames) instead of assuming
+  /// that a slowdown seen on one thread count holds for all.
+  void setSlowdownPerThreads(bool on, int stale_frames = 30);
   /// Arbiter restriction (knobs fixed to levels for this model); an empty state lifts it.
   void restrict(const HardwareState& granted);
   HardwareState restriction() const;
@@ -302,6 +314,11 @@ class RuntimeManager {
   ManagerStats stats_;
   std::vector<FrameRecord> trace_;
   std::function<void(const FrameRecord&)> callback_;
+  bool per_threads_ = false;
+  int stale_frames_ = 30;
+  std::map<std::int64_t, SlowdownEstimator> group_;
+  std::map<std::int64_t, std::uint64_t> group_seen_;
+  std::pair<double, double> slowdownFor(const HardwareState& hw) const;
 };
 
 /// One arbiter per process: hardware knobs are shared (frequency is per cluster, cores are finite), so models

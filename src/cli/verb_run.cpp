@@ -41,6 +41,8 @@ otherwise): before every frame it picks the operating point and the thread count
   --budget-at F:MS  from frame F on, the budget is MS (repeatable as a comma list: 300:20,600:15)
   --competitor A:B  from frame A to B a busy-loop process pinned to the last CPU competes (contention test)
   --trace OUT.json  every frame's decision, reason, latency and slowdown estimate
+  --slowdown M      per-threads (default: one estimator per thread count, re-probed when stale) or global
+                    (one factor for everything, as ALERT)
 )";
 
 std::vector<std::pair<std::uint64_t, double>> parsePairs(const std::string& text, const char* flag) {
@@ -95,7 +97,7 @@ class Competitor {
 int runRun(const std::vector<std::string>& argv) {
   Args args(argv, {"help", "json"},
             {"target-ms", "min-acc", "power-w", "objective", "frames", "trace", "profile", "policy", "budget-at",
-             "competitor", "data", "fps"});
+             "competitor", "data", "fps", "slowdown"});
   if (args.has("help")) {
     fmt::print("{}", kHelp);
     return 0;
@@ -169,7 +171,11 @@ int runRun(const std::vector<std::string>& argv) {
   }
   else throw InvalidArgument(fmt::format("--policy: '{}' is not dyndnn, fixed:OP or hill-climb", pname));
 
+  const std::string slowdown = args.get("slowdown", "per-threads");
+  if (slowdown != "per-threads" && slowdown != "global")
+    throw InvalidArgument(fmt::format("--slowdown: '{}' is neither per-threads nor global", slowdown));
   ManagedModel managed(model, profile, governor, sensor, std::move(policy));
+  managed.manager().setSlowdownPerThreads(slowdown == "per-threads");
   managed.setTarget(target);
   Competitor competitor;
   const int last_cpu = hw::detectCpuTopology().online.back();

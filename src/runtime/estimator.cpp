@@ -55,4 +55,16 @@ bool SlowdownEstimator::observe(double measured_ms, double profiled_ms, double p
   return true;
 }
 
+bool SlowdownEstimator::restartAt(double measured_ms, double profiled_ms, double profiled_std_ms) {
+  if (!std::isfinite(measured_ms) || !std::isfinite(profiled_ms) || measured_ms <= 0 || profiled_ms <= 0) return false;
+  const double y = measured_ms / profiled_ms;
+  const double rel_spread = std::max(0.0, profiled_std_ms) / profiled_ms;
+  x_ = y;
+  p_ = o_.r * 0.01 * y * y + rel_spread * rel_spread * y * y;
+  q_ = o_.q0;
+  pending_sign_ = 0;
+  ++n_;
+  return true;
+}
+
 }  // namespace dyndnn::runtime

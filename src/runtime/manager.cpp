@@ -1,6 +1,7 @@
 // RuntimeManager: decision per frame, feedback, stats and trace.
 
 #include <cmath>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -92,6 +93,14 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     ctx_.recent_latency_ms.push_back(latency_ms);
     if (ctx_.recent_latency_ms.size() > kRecentFrames) ctx_.recent_latency_ms.pop_front();
     estimator_.observe(latency_ms, e.latency_ms, e.latency_std_ms);
+    if (per_threads_) {
+      const std::int64_t key = e.hw.count("threads") ? e.hw.at("threads") : 0;
+      auto seen = group_seen_.find(key);
+      const bool stale = seen == group_seen_.end() || ctx_.frame - seen->second > static_cast<std::uint64_t>(stale_frames_) + 1;
+      if (stale) group_[key].restartAt(latency_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
+      else group_[key].observe(latency_ms, e.latency_ms, e.latency_std_ms);
+      group_seen_[key] = ctx_.frame;
+    }
     const auto budget = target_.budgetMs();
     rec.frame = stats_.frames;
     rec.op = e.op;
@@ -100,8 +109,7 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     rec.energy_j = energy_j;
     rec.predicted_ms = last_.predicted_ms;
     rec.predicted_quantile_ms = last_.predicted_quantile_ms;
-    rec.slowdown = estimator_.mean();
-    rec.slowdown_var = estimator_.variance();
+    std::tie(rec.slowdown, rec.slowdown_var) = slowdownFor(e.hw);
     rec.switched = switched;
     rec.met_budget = !budget || latency_ms <= *budget;
     rec.unmet = last_.unmet;
@@ -113,8 +121,8 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     stats_.current_op = e.op;
     stats_.current_hw = e.hw;
     stats_.unmet = last_.unmet;
-    stats_.slowdown = estimator_.mean();
-    stats_.slowdown_std = std::sqrt(estimator_.variance());
+    stats_.slowdown = rec.slowdown;
+    stats_.slowdown_std = std::sqrt(rec.slowdown_var);
     stats_.jumps_detected = estimator_.jumps();
     stats_.last_reason = last_.reason;
     if (keep_trace_ && trace_.size() < max_records_) trace_.push_back(rec);
@@ -171,6 +179,37 @@ void RuntimeManager::writeTrace(const std::string& path) const {
 }  // namespace dyndnn::runtime
 
 namespace dyndnn::runtime {
+
+void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) {
+  if (stale_frames < 1) throw InvalidArgument("setSlowdownPerThreads: stale_frames must be >= 1");
+  std::lock_guard<std::mutex> lock(mutex_);
+  per_threads_ = on;
+  stale_frames_ = stale_frames;
+  group_.clear();
+  group_seen_.clear();
+  if (on) ctx_.slowdown_for = [this](const HardwareState& hw) { return slowdownFor(hw); };
+  else ctx_.slowdown_for = nullptr;
+}
+
+std::pair<double, double> RuntimeManager::slowdownFor(const HardwareState& hw) const {
+  if (!per_threads_) return {estimator_.mean(), estimator_.variance()};
+  const std::int64_t key = hw.count("threads") ? hw.at("threads") : 0;
+  auto g = group_.find(key);
+  auto seen = group_seen_.find(key);
+  const bool fresh = g != group_.end() && seen != group_seen_.end() &&
+                     ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
+  if (fresh) return {g->second.mean(), g->second.variance()};
+  // Stale or never seen: the smaller of its own last estimate (prior 1) and the thread count in use now.
+  const double own = g != group_.end() ? g->second.mean() : 1.0;
+  const double own_var = g != group_.end() ? g->second.variance() : SlowdownEstimator{}.variance();
+  std::pair<double, double> now{estimator_.mean(), estimator_.variance()};
+  if (ctx_.current >= 0) {
+    const auto& cur = profile_.entries[static_cast<std::size_t>(ctx_.current)].hw;
+    const std::int64_t ck = cur.count("threads") ? cur.at("threads") : 0;
+    if (auto c = group_.find(ck); c != group_.end()) now = {c->second.mean(), c->second.variance()};
+  }
+  return own <= now.first ? std::pair<double, double>{own, own_var} : now;
+}
 
 HardwareState RuntimeManager::restriction() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -51,8 +52,9 @@ struct Prediction {
 
 Prediction predict(const PolicyContext& ctx, const ProfileEntry& e) {
   const Target& t = *ctx.target;
-  const double xi = ctx.slowdown ? ctx.slowdown->mean() : 1.0;
-  const double var = ctx.slowdown ? ctx.slowdown->variance() : 0.0;
+  double xi = ctx.slowdown ? ctx.slowdown->mean() : 1.0;
+  double var = ctx.slowdown ? ctx.slowdown->variance() : 0.0;
+  if (ctx.slowdown_for) std::tie(xi, var) = ctx.slowdown_for(e.hw);
   Prediction p;
   p.mean = xi * e.latency_ms;
   const double sd = std::sqrt(e.latency_ms * e.latency_ms * var + xi * xi * e.latency_std_ms * e.latency_std_ms);

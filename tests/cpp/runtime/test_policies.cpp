@@ -219,3 +219,52 @@ TEST_CASE("trace: every frame is recorded with its reason and written as JSON") 
   std::remove(path.c_str());
   CHECK(std::string(buf).find('{') != std::string::npos);
 }
+
+namespace {
+// small/medium/large on 1 and 2 threads: 2 threads 5/10/20 ms, 1 thread 8/16/32 ms.
+Profile threadsProfile() {
+  Profile p;
+  const char* names[] = {"small", "medium", "large"};
+  const double acc[] = {70, 75, 80}, ms[] = {5, 10, 20};
+  for (int t = 1; t <= 2; ++t)
+    for (int i = 0; i < 3; ++i)
+      p.entries.push_back({names[i], {{"threads", t}}, 0, acc[i], t == 2 ? ms[i] : ms[i] * 1.6, 0.02 * ms[i], 1, 0, false});
+  return p;
+}
+// Contention: a competitor on one of two cores slows 2 threads 2.5x and leaves 1 thread alone.
+double contended(const ProfileEntry& e, bool on) { return e.latency_ms * (on && e.hw.at("threads") == 2 ? 2.5 : 1.0); }
+}  // namespace
+
+TEST_CASE("manager: per-thread-count slowdown finds the thread count that contention leaves alone") {
+  auto runPhase = [](RuntimeManager& m, int frames, bool on, std::map<std::string, int>* use = nullptr) {
+    Decision d;
+    for (int i = 0; i < frames; ++i) {
+      d = m.before();
+      const auto& e = m.profile().entries[static_cast<std::size_t>(d.entry)];
+      if (use) ++(*use)[e.op + "/" + std::to_string(e.hw.at("threads"))];
+      m.after(contended(e, on));
+    }
+    return d;
+  };
+  RuntimeManager global(threadsProfile(), budget(22));
+  RuntimeManager per(threadsProfile(), budget(22));
+  per.setSlowdownPerThreads(true, 20);
+  for (auto* m : {&global, &per}) {
+    const auto d = runPhase(*m, 10, false);
+    REQUIRE(m->profile().entries[d.entry].op == "large");
+  }
+  std::map<std::string, int> use_global, use_per;
+  runPhase(global, 100, true, &use_global);
+  runPhase(per, 100, true, &use_per);
+  // One factor for everything: 2.5x on every state leaves only small (5 x 2.5 = 12.5 ms).
+  CHECK(use_global["small/2"] + use_global["small/1"] >= 95);
+  // Per thread count: medium on one thread (16 ms) stays feasible; re-probing 2 threads costs a frame per 20.
+  CHECK(use_per["medium/1"] >= 85);
+  CHECK(use_per["large/2"] <= 10);
+  // Contention ends: within the stale period plus a few frames it is back on large with 2 threads.
+  std::map<std::string, int> after;
+  runPhase(per, 40, false, &after);
+  const auto d = runPhase(per, 1, false);
+  CHECK(per.profile().entries[d.entry].op == "large");
+  CHECK(after["large/2"] >= 15);
+}
