@@ -15,3 +15,7 @@
 #include "dyndnn/hw/sensors.hpp"
 #include "dyndnn/hw/simulated.hpp"
 #include "dyndnn/hw/sysfs.hpp"
+
+// Runtime manager: targets, profiles, slowdown estimation, policies, arbiter; ManagedModel ties them to a model.
+#include "dyndnn/managed_model.hpp"
+#include "dyndnn/runtime.hpp"
