@@ -136,7 +136,7 @@ json energyScenario(const Options& o, const std::vector<SimOp>& ops) {
   // Accuracy the manager may give up against the fixed network (0: the same network's accuracy on every frame).
   const std::vector<double> drops = {0.0, 0.5, 1.0, 2.0};
   std::vector<std::vector<std::pair<double, RunResult>>> sweeps(drops.size());
-  for (double k = 0.30; k <= 1.0001; k += 0.025) {
+  for (double k = 0.30; k <= 1.0001; k += 0.01) {
     for (std::size_t di2 = 0; di2 < drops.size(); ++di2) {
       Target t;
       t.latency_ms = period * k;

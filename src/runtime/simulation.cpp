@@ -94,7 +94,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
     std::string domain;
     int threads = 1;
     double budget = 0;
-    double busy_in_window = 0;
+    double rate = 0;  // progress per ms in the last tick
     RunResult result;
   };
   std::vector<State> st(nw);
@@ -178,7 +178,8 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       const auto work = workOf(opNamed(workloads[i].ops, s.entry->op), s.domain, s.threads,
                                sp == workloads[i].speed.end() ? 1.0 : sp->second);
       const double lat_ms = platform.latencySeconds(work) * 1000;
-      s.progress += dt * share / lat_ms;
+      s.rate = share / lat_ms;
+      s.progress += dt * s.rate;
       busy_w[i] = (platform.powerWatts(&work) - idle_w) * share;
       busy_w_total += busy_w[i];
       s.freq_time += static_cast<double>(platform.frequency(s.domain)) * dt;
@@ -223,10 +224,10 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       auto& s = st[i];
       auto& w = workloads[i];
       if (!s.active || s.progress < 1.0 - 1e-9) continue;
-      // Interpolate the finishing instant inside the tick.
-      const double overshoot = std::max(0.0, s.progress - 1.0);
-      const double finish = now;
-      const double lat = std::max(dt * 0.01, finish - s.start - 0.0 * overshoot);
+      // The frame finished inside this tick: interpolate the instant (the work left at the tick's start / rate).
+      const double overshoot_ms = s.rate > 0 ? std::max(0.0, s.progress - 1.0) / s.rate : 0.0;
+      const double finish = now - std::min(dt, overshoot_ms);
+      const double lat = std::max(dt * 0.01, finish - s.start);
       FrameResult fr;
       fr.frame = s.frame;
       fr.start_ms = s.start;
