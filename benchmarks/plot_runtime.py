@@ -80,6 +80,34 @@ def plot_sim(path, outdir):
     plt.close(fig)
 
 
+def plot_sim_contention(path, outdir):
+    r = json.load(open(path))
+    c = r.get("contention")
+    if not c:
+        return
+    tag = os.path.splitext(os.path.basename(path))[0]
+    runs = c["runs"]
+    n = c["phase_frames"]
+    fig, ax = plt.subplots(len(runs), 1, figsize=(10, 2.1 * len(runs)), sharex=True)
+    for a, (name, run) in zip(ax, runs.items()):
+        s = run["series"]
+        a.plot(s["latency_ms"], lw=0.6, label="latency")
+        a.plot(s["budget_ms"], "k--", lw=0.8, label="budget")
+        a.axvspan(n, 2 * n, color="red", alpha=0.08)
+        a.set_ylim(0, max(s["budget_ms"]) * 2.5)
+        a.set_ylabel("ms", fontsize=7)
+        a2 = a.twinx()
+        a2.plot(s["accuracy"], color="tab:green", lw=0.8)
+        a2.set_ylabel("top-1 %", fontsize=7)
+        ok = "all required met" if run["all_required_met"] else "required NOT met"
+        a.set_title(f"{name}: {ok}", fontsize=8)
+    ax[-1].set_xlabel("frame (red: competitor busy on one of the two cores; budget tightens at the last phase)")
+    fig.suptitle("SIMULATED 2-core CPU, contention protocol (latency blue, budget dashed, top-1 of chosen op green)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, f"{tag}_contention.png"), dpi=110)
+    plt.close(fig)
+
+
 def plot_contention(path, outdir):
     r = json.load(open(path))
     runs = r["runs"]
@@ -113,6 +141,7 @@ def main():
     os.makedirs(a.outdir, exist_ok=True)
     for p in a.sim:
         plot_sim(p, a.outdir)
+        plot_sim_contention(p, a.outdir)
     if a.contention:
         plot_contention(a.contention, a.outdir)
 

@@ -74,7 +74,9 @@ def main():
             budget = ph["budget_ms"]
             ok = [f["latency_ms"] <= budget for f in fr]
             settle = None
-            for k in range(len(fr)):
+            for k in range(len(fr)):  # the first frame within budget from which >= 95% stay within budget
+                if not ok[k]:
+                    continue
                 rest = ok[k:]
                 if rest and sum(rest) / len(rest) >= 0.95:
                     settle = k

@@ -57,6 +57,10 @@ struct Event {
   std::uint64_t at_frame = 0;
   std::optional<double> background_load;  ///< other processes' share of every core
   std::optional<double> budget_ms;        ///< new latency budget (setTarget)
+  /// A competing process busy on this many cores of every CPU domain (0: none). Unlike background_load, which
+  /// slows every core alike, it takes whole cores: workloads whose threads no longer fit on the free cores share
+  /// them (rate x free cores / threads), those that fit are not slowed.
+  std::optional<int> competitor_cores;
 };
 
 struct Workload {
@@ -92,6 +96,10 @@ struct SimulationOptions {
   std::uint64_t frames = 600;
   std::vector<Event> events;
   double tick_ms = 1.0;
+  /// Frame-to-frame latency variation: each frame's work is scaled by a normal factor with this relative std
+  /// (clipped to +-3 std), drawn from a fixed-seed generator so runs are repeatable.
+  double noise = 0.03;
+  std::uint32_t seed = 1;
 };
 
 /// Runs one or several workloads on one simulated platform (several: they share cores when their manager's

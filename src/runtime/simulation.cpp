@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -95,6 +96,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
     int threads = 1;
     double budget = 0;
     double rate = 0;  // progress per ms in the last tick
+    double noise = 1;  // this frame's work factor
     RunResult result;
   };
   std::vector<State> st(nw);
@@ -124,6 +126,9 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
   auto events = options.events;
   std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at_frame < b.at_frame; });
   double idle_energy_total = 0;
+  int competitor = 0;
+  std::mt19937 rng(options.seed);
+  std::normal_distribution<double> gauss(0.0, 1.0);
 
   while (!all_done()) {
     // Start frames that arrived.
@@ -135,6 +140,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       while (i == 0 && event_index < events.size() && events[event_index].at_frame <= s.frame) {
         const auto& ev = events[event_index++];
         if (ev.background_load) platform.setBackgroundLoad(*ev.background_load);
+        if (ev.competitor_cores) competitor = std::max(0, *ev.competitor_cores);
         if (ev.budget_ms)
           for (auto& ww : workloads) {
             Target t = ww.manager->target();
@@ -155,6 +161,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       s.domain = pp.domains[static_cast<std::size_t>(di)].name;
       s.threads = static_cast<int>(s.entry->hw.at("threads"));
       if (w.driver == FrequencyDriver::Manager) platform.setFrequency(s.domain, s.entry->hw.at(freqKnob(s.domain)));
+      s.noise = std::clamp(1.0 + options.noise * gauss(rng), 1.0 - 3 * options.noise, 1.0 + 3 * options.noise);
       s.active = true;
       s.start = now;
       s.progress = 0;
@@ -173,12 +180,16 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       if (!s.active) continue;
       const auto& d = pp.domains[static_cast<std::size_t>(domainIndex(pp, s.domain))];
       const int cores = d.cpus.empty() ? 1 : static_cast<int>(d.cpus.size());
-      const double share = std::min(1.0, static_cast<double>(cores) / threads_on[s.domain]);
+      double share = std::min(1.0, static_cast<double>(cores) / threads_on[s.domain]);
+      if (competitor > 0 && !d.cpus.empty()) {
+        const double free_cores = std::max(0.5, static_cast<double>(cores - competitor));
+        share = std::min(share, free_cores / threads_on[s.domain]);
+      }
       const auto sp = workloads[i].speed.find(s.domain);
       const auto work = workOf(opNamed(workloads[i].ops, s.entry->op), s.domain, s.threads,
                                sp == workloads[i].speed.end() ? 1.0 : sp->second);
       const double lat_ms = platform.latencySeconds(work) * 1000;
-      s.rate = share / lat_ms;
+      s.rate = share / (lat_ms * s.noise);
       s.progress += dt * s.rate;
       busy_w[i] = (platform.powerWatts(&work) - idle_w) * share;
       busy_w_total += busy_w[i];
