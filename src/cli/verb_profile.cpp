@@ -12,6 +12,7 @@
 #include "dyndnn/hw/affinity.hpp"
 #include "dyndnn/hw/sensors.hpp"
 #include "dyndnn/runtime.hpp"
+#include "dyndnn/runtime_sim.hpp"
 
 namespace dyndnn::cli {
 namespace {
@@ -29,6 +30,10 @@ counts through the affinity governor) and power where a sensor is readable, for 
                     others; fit latency from MACs (least squares) for the rest, and report the error on
                     measured entries held out of the fit
   --data DIR        IDX test images as input (default /usr/share/datasets/fashion-mnist for 1-channel models)
+  --governor G      affinity (default: this machine's thread counts), or a SIMULATED platform:
+                    simulated:xavier-nx (CPU, 1/2/4/6 threads), simulated:xavier-nx-gpu, simulated:odroid-xu3
+                    (A7 and A15 clusters, 1-4 threads): each operating point is measured here on one thread and
+                    scaled by the platform model to every frequency x thread count (labelled SIMULATED)
 )";
 
 }  // namespace
@@ -37,7 +42,7 @@ int runProfile(const std::vector<std::string>& argv_in) {
   std::vector<std::string> argv = argv_in;
   for (auto& a : argv)
     if (a == "-o") a = "--out";
-  Args args(argv, {"help", "predict", "no-resume"}, {"out", "runs", "warmup", "threads-list", "op", "data"});
+  Args args(argv, {"help", "predict", "no-resume"}, {"out", "runs", "warmup", "threads-list", "op", "data", "governor"});
   if (args.has("help")) {
     fmt::print("{}", kHelp);
     return 0;
@@ -73,6 +78,40 @@ int runProfile(const std::vector<std::string>& argv_in) {
   auto sensors = hw::detectPowerSensors();
   if (!sensors.empty()) sensor = std::move(sensors.front());
   const Frames frames = loadFrames(model, args.get("data", "/usr/share/datasets/fashion-mnist"), 2000);
+
+  const std::string gname = args.get("governor", "affinity");
+  if (gname.rfind("simulated:", 0) == 0) {
+    hw::PlatformProfile platform;
+    std::vector<runtime::sim::Placement> placements;
+    if (gname == "simulated:xavier-nx") {
+      platform = hw::xavierNxProfile();
+      placements = {{"cpu", {1, 2, 4, 6}}};
+    } else if (gname == "simulated:xavier-nx-gpu") {
+      platform = hw::xavierNxProfile();
+      placements = {{"gpu", {1}}};
+    } else if (gname == "simulated:odroid-xu3") {
+      platform = hw::odroidXu3Profile();
+      placements = {{"a7", {1, 2, 3, 4}, 0.3}, {"a15", {1, 2, 3, 4}}};
+    } else {
+      throw InvalidArgument(fmt::format("--governor: unknown simulated platform '{}' (simulated:xavier-nx, "
+                                        "simulated:xavier-nx-gpu, simulated:odroid-xu3)", gname));
+    }
+    runtime::Profile here;
+    po.states = {{{"threads", 1}}};
+    measureProfile(model, governor.get(), nullptr, frames, po, here);
+    std::vector<runtime::sim::SimOp> ops;
+    for (const auto& e : here.entries) ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms});
+    auto sim = runtime::sim::simulatedProfile(platform, ops, placements);
+    sim.model = args.positional()[0];
+    sim.device += " (one-thread latencies measured on this machine, scaled by the platform model; " +
+                  platform.provenance + ")";
+    governor->restore();
+    sim.save(out);
+    fmt::print("{} SIMULATED entries ({} operating points) -> {}\n", sim.entries.size(), ops.size(), out);
+    return 0;
+  }
+  if (gname != "affinity")
+    throw InvalidArgument(fmt::format("--governor: '{}' is not affinity or simulated:PLATFORM (see --help)", gname));
 
   runtime::Profile profile;
   if (!args.has("no-resume") && std::filesystem::exists(out)) {

@@ -52,3 +52,17 @@ def test_run_rejects_bad_targets(cli, fixture_dir):
                        (["--target-ms", "5", "--objective", "fast"], "objective")]:
         r = run(cli, "run", pkg, *args, "--frames", "2")
         assert r.returncode == 1 and word in r.stderr, (args, r.stderr)
+
+
+def test_profile_simulated_platform(cli, fixture_dir, tmp_path):
+    prof = tmp_path / "sim.json"
+    r = run(cli, "profile", os.path.join(fixture_dir, "fmnist.dyn"), "-o", str(prof), "--runs", "3", "--warmup", "1",
+            "--governor", "simulated:odroid-xu3")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(prof.read_text())
+    assert p["simulated"] and p["device"].startswith("SIMULATED")
+    # 8 operating points x (13 A7 + 19 A15 frequencies) x 4 thread counts
+    assert len(p["entries"]) == 8 * 32 * 4
+    assert all(e["power_w"] > 0 for e in p["entries"])
+    r = run(cli, "profile", os.path.join(fixture_dir, "fmnist.dyn"), "-o", str(prof), "--governor", "simulated:nope")
+    assert r.returncode == 1 and "simulated" in r.stderr
