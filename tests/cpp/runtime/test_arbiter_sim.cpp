@@ -164,3 +164,43 @@ TEST_CASE("simulation: a competitor taking one of two cores; per-thread-count sl
   // them and keeps missing the budget.
   CHECK(global_misses >= 10);
 }
+
+TEST_CASE("arbiter: a shared frequency is raised to what a running model needs, and the other chooses again at it") {
+  // Two models on one cluster, one frequency knob: a needs the high level for its budget, b alone would pick the
+  // low one. While a runs, b is granted the high level and re-chooses its operating point there.
+  Profile p;
+  const char* names[] = {"small", "large"};
+  const double acc[] = {70, 80}, ms[] = {10, 20};
+  for (int f = 1; f <= 2; ++f)
+    for (int i = 0; i < 2; ++i)
+      p.entries.push_back({names[i], {{"freq", f}}, 0, acc[i], f == 2 ? ms[i] : ms[i] * 2, 0.1, f == 2 ? 4.0 : 1.0, 0.5, false});
+  Target ta, tb;
+  ta.latency_ms = 25;   // large needs freq 2 (20 ms; 40 ms at freq 1)
+  tb.latency_ms = 30;   // small at freq 1 (20 ms) or large at freq 2 (20 ms); alone, least energy at most accuracy
+  tb.objective = Objective::LeastEnergy;
+  auto ma = std::make_shared<RuntimeManager>(p, ta), mb = std::make_shared<RuntimeManager>(p, tb);
+  HardwareArbiter arb;
+  const int a = arb.add({"a", 1, ma, {}, ""});
+  const int b = arb.add({"b", 0, mb, {}, ""});
+  arb.rearbitrate();
+  const auto da = arb.decide(a);
+  CHECK(p.entries[da.entry].hw.at("freq") == 2);
+  CHECK(p.entries[da.entry].op == "large");
+  // a is mid-frame: b must run at freq 2 too.
+  const auto db = arb.decide(b);
+  CHECK(p.entries[db.entry].hw.at("freq") == 2);
+  ma->after(20);
+  mb->after(p.entries[db.entry].latency_ms);
+  arb.done(a);
+  arb.done(b);
+  // a idle: b alone goes back to its own choice at the low frequency (after its switch-rate limit).
+  Decision db2;
+  for (int i = 0; i < 6; ++i) {
+    db2 = arb.decide(b);
+    mb->after(p.entries[db2.entry].latency_ms);
+    arb.done(b);
+  }
+  CHECK(p.entries[db2.entry].hw.at("freq") == 1);
+  CHECK(p.entries[db2.entry].op == "small");
+  CHECK_THROWS_AS(arb.decide("nobody"), dyndnn::InvalidArgument);
+}
