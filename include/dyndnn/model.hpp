@@ -31,6 +31,10 @@ struct ModelOptions {
   /// Memory budget of the cache of prepared sub-networks (execution plans), in bytes; least recently used
   /// plans are evicted first. The active plan always stays alive, whatever the budget.
   std::size_t plan_cache_bytes = std::size_t{256} << 20;
+  /// After load, prepare the plans of the other operating points in the background (lowest priority),
+  /// as long as they fit the cache budget without evicting anything, so that switching between operating
+  /// points costs about a microsecond from then on.
+  bool prefetch_operating_points = true;
 };
 
 /// Counters of the plan cache (prepared sub-networks).

@@ -149,6 +149,14 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
                                                   {a.depth_list.back()}, pkg.input.resolutions.back()}));
   }
   pkg.file.dropResidentPages();  // validation read every byte; plans hold what they need
+  if (options.prefetch_operating_points) {
+    std::vector<std::pair<std::string, engine::PlanCache::Builder>> jobs;
+    for (std::size_t i = 1; i < pkg.operating_points.size(); ++i) {
+      auto r = impl->byName(pkg.operating_points[i].name);
+      jobs.emplace_back(r.key, impl->builder(r));
+    }
+    impl->cache.prefetch(std::move(jobs));
+  }
   return DynamicModel(std::move(impl));
 }
 

@@ -1,5 +1,7 @@
 #include "engine/plan_cache.hpp"
 
+#include <algorithm>
+
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,10 +76,17 @@ PlanFuture PlanCache::prepare(const std::string& key, Builder build) {
   auto promise = std::make_shared<std::promise<PlanPtr>>();
   auto future = promise->get_future().share();
   building_[key] = future;
-  queue_.emplace_back(key, std::make_pair(std::move(build), promise));
+  queue_.push_front(Job{key, std::move(build), promise});
   if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
   wake_.notify_one();
   return future;
+}
+
+void PlanCache::prefetch(std::vector<std::pair<std::string, Builder>> jobs) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [key, build] : jobs) queue_.push_back(Job{key, std::move(build), nullptr});
+  if (!worker_.joinable()) worker_ = std::thread([this] { workerLoop(); });
+  wake_.notify_one();
 }
 
 void PlanCache::workerLoop() {
@@ -89,37 +98,51 @@ void PlanCache::workerLoop() {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) {
       for (auto& job : queue_)
-        job.second.second->set_exception(std::make_exception_ptr(std::runtime_error("plan cache shut down")));
+        if (job.promise) job.promise->set_exception(std::make_exception_ptr(std::runtime_error("plan cache shut down")));
       return;
     }
     auto job = std::move(queue_.front());
     queue_.pop_front();
+    const bool prefetching = job.promise == nullptr;
+    if (prefetching && (index_.count(job.key) || building_.count(job.key))) continue;  // already there
     lock.unlock();
     PlanPtr plan;
     std::exception_ptr error;
     try {
-      plan = job.second.first();
+      plan = job.build();
     } catch (...) {
       error = std::current_exception();
     }
     lock.lock();
-    building_.erase(job.first);
+    if (prefetching) {
+      if (error) continue;  // a prefetch is an optimisation; the explicit request will report the error
+      ++counters_.builds;
+      if (!insertLocked(job.key, plan, /*only_if_room=*/true)) {  // full: stop prefetching
+        queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [](const Job& j) { return !j.promise; }),
+                     queue_.end());
+      }
+      continue;
+    }
+    building_.erase(job.key);
     if (error) {
-      job.second.second->set_exception(error);
+      job.promise->set_exception(error);
     } else {
       ++counters_.builds;
-      insertLocked(job.first, plan);
-      job.second.second->set_value(plan);
+      insertLocked(job.key, plan);
+      job.promise->set_value(plan);
     }
   }
 }
 
-void PlanCache::insertLocked(const std::string& key, const PlanPtr& plan) {
-  if (!plan || plan->bytes() > budget_ || index_.count(key)) return;
-  lru_.emplace_front(key, plan);
-  index_[key] = lru_.begin();
+bool PlanCache::insertLocked(const std::string& key, const PlanPtr& plan, bool only_if_room) {
+  if (!plan || plan->bytes() > budget_ || index_.count(key)) return false;
+  if (only_if_room && bytes_ + plan->bytes() > budget_) return false;
+  // a prefetched plan goes in as least recently used: it must not push out plans in use
+  auto where = only_if_room ? lru_.end() : lru_.begin();
+  index_[key] = lru_.insert(where, {key, plan});
   bytes_ += plan->bytes();
   evictLocked();
+  return true;
 }
 
 void PlanCache::evictLocked() {

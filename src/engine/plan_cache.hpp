@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/execution_plan.hpp"
 
@@ -40,14 +41,19 @@ class PlanCache {
   PlanPtr find(const std::string& key);
   /// Build on the calling thread unless cached (or already being built: then wait for that build).
   PlanPtr get(const std::string& key, const Builder& build);
-  /// Return at once: a ready future when cached, else one the background worker fulfils.
+  /// Return at once: a ready future when cached, else one the background worker fulfils (ahead of any
+  /// prefetching).
   PlanFuture prepare(const std::string& key, Builder build);
+  /// Build these in the background, in order, while they fit the budget without evicting anything; the
+  /// first that does not fit is dropped and ends the prefetch.
+  void prefetch(std::vector<std::pair<std::string, Builder>> jobs);
 
   void setBudget(std::size_t bytes);
   PlanCacheStats stats() const;
 
  private:
-  void insertLocked(const std::string& key, const PlanPtr& plan);
+  // false (and nothing inserted) when `only_if_room` and the plan does not fit without evicting
+  bool insertLocked(const std::string& key, const PlanPtr& plan, bool only_if_room = false);
   void evictLocked();
   void workerLoop();
 
@@ -59,7 +65,12 @@ class PlanCache {
   std::map<std::string, PlanFuture> building_;
   PlanCacheStats counters_;
 
-  std::deque<std::pair<std::string, std::pair<Builder, std::shared_ptr<std::promise<PlanPtr>>>>> queue_;
+  struct Job {
+    std::string key;
+    Builder build;
+    std::shared_ptr<std::promise<PlanPtr>> promise;  // null for prefetch jobs
+  };
+  std::deque<Job> queue_;  // explicit requests at the front, prefetches at the back
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread worker_;  // started on first prepare()

@@ -169,3 +169,27 @@ TEST_CASE("infer from several threads while another thread switches: every outpu
   CHECK(unexplained == 0);
   CHECK(model.planCacheStats().evictions > 0);
 }
+
+TEST_CASE("operating points are prefetched after load while they fit, without evicting", "[plans]") {
+  auto model = dyndnn::DynamicModel::load(fixture("fmnist.dyn"));
+  const auto n = model.operatingPoints().size();
+  for (int i = 0; i < 12000 && model.planCacheStats().entries < n; ++i)  // up to 60 s on a busy machine
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto before = model.planCacheStats();
+  REQUIRE(before.entries == n);
+  for (const auto& op : model.operatingPoints()) model.setSubnet(op.name);
+  auto after = model.planCacheStats();
+  CHECK(after.misses == before.misses);  // every switch found its plan ready
+  CHECK(after.hits >= before.hits + n);
+
+  dyndnn::ModelOptions small;
+  small.plan_cache_bytes = model.activePlanBytes() * 2 + model.activePlanBytes() / 2;
+  auto tight = dyndnn::DynamicModel::load(fixture("fmnist.dyn"), small);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 1000 && tight.planCacheStats().builds < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto s = tight.planCacheStats();
+  CHECK(s.evictions == 0);  // prefetching never pushes anything out
+  CHECK(s.bytes <= s.budget);
+  CHECK(s.entries < n);
+}
