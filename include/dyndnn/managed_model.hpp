@@ -24,9 +24,10 @@ namespace dyndnn {
 class ManagedModel {
  public:
   /// `model` must outlive this object. The profile's operating points must exist in the model (InvalidArgument
-  /// otherwise). `governor` applies the hardware part of each decision (knobs it does not have are ignored;
-  /// nullptr: hardware is left alone and only entries matching `assumed_hw` are used when it is non-empty).
-  /// `sensor` meters each frame when given.
+  /// otherwise). `governor` applies the hardware part of each decision; profile entries using knobs it does not
+  /// have are dropped (InvalidArgument when none is left). With no governor the hardware is left alone: give a
+  /// profile of the one hardware state the model runs on. `sensor` meters each frame when given. `policy`
+  /// defaults to the manager's own (runtime::makeManagerPolicy()).
   ManagedModel(DynamicModel& model, runtime::Profile profile, std::shared_ptr<hw::Governor> governor = nullptr,
                std::shared_ptr<hw::PowerSensor> sensor = nullptr, std::unique_ptr<runtime::Policy> policy = nullptr);
 
