@@ -197,6 +197,7 @@ infer() may be called from several threads, also while set_subnet() switches.)")
              return d;
            })
       .def_property_readonly("num_classes", [](const DynamicModel& m) { return m.info().num_classes; })
+      .def_property_readonly("input_channels", [](const DynamicModel& m) { return m.info().input.channels; })
       .def_property_readonly("resolutions", [](const DynamicModel& m) { return m.info().input.resolutions; })
       .def("infer", &infer, py::arg("array"),
            "Logits (numpy float32 [N, classes]) for a float32 NCHW/CHW array of any spatial size, or for a "
