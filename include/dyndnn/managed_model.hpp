@@ -37,6 +37,11 @@ class ManagedModel {
   void setSubnet(const std::string& operating_point);
   bool managed() const;
 
+  /// Join a per-process arbiter (`id` from HardwareArbiter::add with this->sharedManager()): each frame's decision
+  /// then comes from arbiter->decide(id) (within the model's placement, shared knobs at what every running model
+  /// needs) and arbiter->done(id) follows the frame. nullptr detaches.
+  void attach(std::shared_ptr<runtime::HardwareArbiter> arbiter, int id);
+
   at::Tensor infer(const at::Tensor& input);
   at::Tensor infer(const ImageView& image);
 
@@ -50,6 +55,8 @@ class ManagedModel {
   std::shared_ptr<runtime::RuntimeManager> manager_;
   std::shared_ptr<hw::Governor> governor_;
   std::shared_ptr<hw::PowerSensor> sensor_;
+  std::shared_ptr<runtime::HardwareArbiter> arbiter_;
+  int arbiter_id_ = 0;
   std::mutex mutex_;
   bool has_target_ = false;
 };

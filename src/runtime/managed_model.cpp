@@ -2,6 +2,7 @@
 
 #include "dyndnn/managed_model.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -53,11 +54,23 @@ void ManagedModel::setSubnet(const std::string& operating_point) {
 
 bool ManagedModel::managed() const { return has_target_; }
 
+void ManagedModel::attach(std::shared_ptr<runtime::HardwareArbiter> arbiter, int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (arbiter) {
+    const auto ids = arbiter->ids();
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+      throw InvalidArgument(fmt::format("managed model: id {} is not registered with the arbiter; use the id "
+                                        "HardwareArbiter::add returned for this model's sharedManager()", id));
+  }
+  arbiter_ = std::move(arbiter);
+  arbiter_id_ = id;
+}
+
 template <class In>
 at::Tensor ManagedModel::run(const In& input) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!has_target_) return model_.infer(input);
-  const runtime::Decision d = manager_->before();
+  const runtime::Decision d = arbiter_ ? arbiter_->decide(arbiter_id_) : manager_->before();
   const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
   if (model_.activeName() != e.op) model_.setSubnet(e.op);
   if (governor_) {
@@ -72,6 +85,7 @@ at::Tensor ManagedModel::run(const In& input) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double energy = sensor_ ? sensor_->sample().joules - e0 : -1;
   manager_->after(ms, energy);
+  if (arbiter_) arbiter_->done(arbiter_id_);
   return out;
 }
 

@@ -79,3 +79,29 @@ TEST_CASE("managed model: a profile naming unknown operating points is rejected"
   p.entries[0].op = "not-there";
   CHECK_THROWS_WITH(ManagedModel(model, p), Catch::Contains("not-there"));
 }
+
+TEST_CASE("managed model: decisions go through the hardware arbiter once attached") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  auto platform = std::make_shared<hw::SimulatedPlatform>(hw::xavierNxProfile());
+  std::shared_ptr<hw::Governor> gov = hw::makeSimulatedGovernor(platform);
+  auto profile = profileFor(model);
+  for (auto& e : profile.entries)  // at the low frequency only the small operating points
+    if (e.hw.at("simulated.cpu.freq") == 1190400 && e.op != "random0") e.accuracy = 0;
+  ManagedModel mm(model, profile, gov);
+  runtime::Target t;
+  t.latency_ms = 1e6;
+  t.objective = runtime::Objective::LeastEnergy;
+  t.min_accuracy = 50;
+  mm.setTarget(t);
+  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  CHECK(platform->frequency("cpu") == 1190400);  // alone: the 1 W state
+  auto arbiter = std::make_shared<runtime::HardwareArbiter>(gov);
+  // The arbiter grants only the high frequency (say another model's placement holds the low one).
+  const int id = arbiter->add({"classifier", 0, mm.sharedManager(), {{{"simulated.cpu.freq", 1907200}}}, "simulated.cpu.freq"});
+  arbiter->rearbitrate();
+  CHECK_THROWS_AS(mm.attach(arbiter, id + 1), InvalidArgument);
+  mm.attach(arbiter, id);
+  for (int i = 0; i < 6; ++i) (void)mm.infer(at::rand({1, 1, 28, 28}));
+  CHECK(platform->frequency("cpu") == 1907200);
+  CHECK(model.activeName() == "random0");  // least energy among the accurate enough ones, all equal power: fastest
+}
