@@ -132,6 +132,11 @@ class DynamicModel {
   PlanCacheStats planCacheStats() const;
   /// Change the plan cache's budget (evicts at once when it shrinks).
   void setPlanCacheBudget(std::size_t bytes);
+  /// Change this model's intra-op thread count (as ModelOptions::threads) for infer() calls that start later;
+  /// 0 follows LibTorch's process-wide setting. Throws InvalidArgument outside 0..1024. Safe concurrently with
+  /// infer(). The runtime manager uses it for its "threads" hardware knob.
+  void setThreads(int threads);
+  int threads() const;
 
   /// The active sub-network (normalised: every list full length) and its operating point name, or an
   /// empty name for an explicit config.

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -33,11 +34,12 @@ struct PendingSwitch {
 
 struct DynamicModel::Impl {
   Impl(format::Package p, const ModelOptions& o)
-      : package(std::move(p)), supernet(package), options(o), cache(o.plan_cache_bytes) {}
+      : package(std::move(p)), supernet(package), options(o), threads(o.threads), cache(o.plan_cache_bytes) {}
 
   format::Package package;
   nn::ElasticMbv3 supernet;
   ModelOptions options;
+  std::atomic<int> threads;  // options.threads, changeable at run time (setThreads)
   PackageInfo info;
   at::Device device{at::kCPU};
   engine::PlanCache cache;  // after supernet: its worker stops before the weights go away
@@ -120,7 +122,7 @@ struct DynamicModel::Impl {
 
   at::Tensor run(const ActiveSubnet& a, const at::Tensor& x) const {
     at::NoGradGuard no_grad;
-    engine::useThreads(options.threads);
+    engine::useThreads(threads.load(std::memory_order_relaxed));
     return a.plan->run(x.to(device)).to(at::kCPU);
   }
 };
@@ -210,5 +212,13 @@ at::Tensor DynamicModel::infer(const ImageView& image) const {
   auto a = impl_->current();
   return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->plan->config().r));
 }
+
+void DynamicModel::setThreads(int threads) {
+  if (threads < 0 || threads > 1024)
+    throw InvalidArgument(fmt::format("setThreads({}): use 0 (follow LibTorch's setting) or 1..1024", threads));
+  impl_->threads.store(threads, std::memory_order_relaxed);
+}
+
+int DynamicModel::threads() const { return impl_->threads.load(std::memory_order_relaxed); }
 
 }  // namespace dyndnn

@@ -69,6 +69,7 @@ void measureProfile(DynamicModel& model, hw::Governor* governor, hw::PowerSensor
   for (std::size_t t = 0; t < todo.size(); ++t) {
     const auto& [op, state] = todo[t];
     if (governor) governor->apply(state);
+    if (auto th = state.find("threads"); th != state.end()) model.setThreads(static_cast<int>(th->second));
     model.setSubnet(op->name);
     const int r = op->config.r > 0 ? op->config.r : 28;
     at::Tensor input = at::rand({1, channels, r, r});

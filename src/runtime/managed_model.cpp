@@ -73,6 +73,9 @@ at::Tensor ManagedModel::run(const In& input) {
   const runtime::Decision d = arbiter_ ? arbiter_->decide(arbiter_id_) : manager_->before();
   const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
   if (model_.activeName() != e.op) model_.setSubnet(e.op);
+  // The thread count is the model's own (each infer() sizes the calling thread's OpenMP team from it).
+  if (auto t = e.hw.find("threads"); t != e.hw.end() && model_.threads() != static_cast<int>(t->second))
+    model_.setThreads(static_cast<int>(t->second));
   if (governor_) {
     runtime::HardwareState apply;
     for (const auto& k : governor_->knobs())

@@ -105,3 +105,33 @@ TEST_CASE("managed model: decisions go through the hardware arbiter once attache
   CHECK(platform->frequency("cpu") == 1907200);
   CHECK(model.activeName() == "random0");  // least energy among the accurate enough ones, all equal power: fastest
 }
+
+TEST_CASE("managed model: the threads knob sets the model's own thread count") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  CHECK_THROWS_AS(model.setThreads(-1), InvalidArgument);
+  CHECK(model.threads() == 0);
+  runtime::Profile p;
+  for (int t = 1; t <= 2; ++t) {
+    runtime::ProfileEntry e;
+    e.op = model.operatingPoints().front().name;
+    e.hw = {{"threads", t}};
+    e.accuracy = 70;
+    // Far above any real latency: the one observation below is an outlier the estimator holds back, so the
+    // choices do not depend on how fast this machine is.
+    e.latency_ms = 1000.0 / t;
+    e.power_w = t == 1 ? 1.0 : 3.0;  // energy 1 J on one thread, 1.5 J on two
+    p.entries.push_back(e);
+  }
+  ManagedModel mm(model, p);
+  runtime::Target t;
+  t.latency_ms = 1e6;
+  t.objective = runtime::Objective::LeastEnergy;
+  mm.setTarget(t);
+  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  CHECK(model.threads() == 1);
+  t.latency_ms = 700;  // only two threads make it (500 ms predicted)
+  t.confidence = 0.5;
+  mm.setTarget(t);
+  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  CHECK(model.threads() == 2);
+}
