@@ -18,7 +18,6 @@ import random
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +39,9 @@ def parse_args(argv=None):
     p.add_argument("--max-candidates", type=int, default=50)
     p.add_argument("--n-ops", type=int, default=8)
     p.add_argument("--max-screen-seconds", type=float, default=0, help="stop sampling after this long (0: no limit)")
+    p.add_argument("--extra-resolutions", type=int, nargs="*", default=[20],
+                   help="resolutions not used in training, offered with BN recalibration alone: cheaper, less "
+                        "accurate sub-networks that widen the front")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--allow-partial", action="store_true", help="accept a checkpoint whose training is unfinished")
@@ -138,7 +140,9 @@ def main(argv=None):
     if state["epoch"] < ckpt["args"]["epochs"] and not args.allow_partial:
         raise SystemExit(f"{args.checkpoint}: training stopped at epoch {state['epoch']} of "
                          f"{ckpt['args']['epochs']}; resume it first (or pass --allow-partial)")
-    arch, input_spec = ckpt["arch"], ckpt["input"]
+    arch, input_spec = ckpt["arch"], dict(ckpt["input"])
+    trained = list(input_spec["resolutions"])
+    input_spec["resolutions"] = sorted(set(trained) | set(args.extra_resolutions))
     net = supernet.Supernet(arch)
     net.load_state_dict(ckpt["model"])
     net.eval()
@@ -161,17 +165,23 @@ def main(argv=None):
                         "screen_images": len(screen_x), "accuracy": None})
         stats_of[key(config)] = stats
         elapsed = time.time() - start
-        if (i + 1) % 10 == 0 or i + 1 == len(configs):
+        if (i + 1) % 10 == 0 or i + 1 == len(configs) or i < 2 * len(input_spec["resolutions"]):
             eta = elapsed / (i + 1) * (len(configs) - i - 1)
             print(f"screened {i + 1}/{len(configs)}  {macs / 1e6:.2f} MMACs {acc:.2f}%  ETA {eta:.0f} s", flush=True)
         if args.max_screen_seconds and elapsed > args.max_screen_seconds:
             print(f"screening stopped after {i + 1} sub-networks (--max-screen-seconds)", flush=True)
             break
 
-    candidates = near_front(entries, "acc_screen", args.tolerance)
-    candidates = sorted(candidates, key=lambda e: -e["acc_screen"])[:args.max_candidates]
+    # every screened front point, then the best of the near-front ones (accuracy order) up to --max-candidates;
+    # the front itself is never cut, or its cheap end would be lost to the many accurate mid-size configs
+    candidates = pareto(entries, "acc_screen")
+    for e in sorted(near_front(entries, "acc_screen", args.tolerance), key=lambda e: -e["acc_screen"]):
+        if len(candidates) >= args.max_candidates:
+            break
+        if not any(e is c for c in candidates):
+            candidates.append(e)
     largest = key(A.normalise_config(arch, net.largest_config(max(input_spec["resolutions"]))))
-    candidates += [e for e in entries if key(e["config"]) == largest and e not in candidates]
+    candidates += [e for e in entries if key(e["config"]) == largest and not any(e is c for c in candidates)]
     start = time.time()
     for i, e in enumerate(candidates):
         e["accuracy"] = 100.0 * fmnist.evaluate(net, e["config"], stats_of[key(e["config"])], test_x, test_y)
@@ -207,7 +217,8 @@ def main(argv=None):
                                        "antialiased bilinear, /255, mean/std)"},
              "training": {"args": ckpt["args"], "epochs": state["epoch"], "wall_seconds": round(state["wall_seconds"]),
                           "history": history},
-             "selection": {"samples": len(entries), "candidates_full_test": len(candidates),
+             "selection": {"trained_resolutions": trained, "untrained_resolutions": sorted(args.extra_resolutions),
+                           "samples": len(entries), "candidates_full_test": len(candidates),
                            "calib_images": len(calib_x), "seed": args.seed}}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     package.write(args.out, arch, weights, input_spec, operating_points, extra_metadata=extra)
@@ -215,15 +226,16 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
     with open(args.json, "w") as f:
-        json.dump({"arch": arch, "input": input_spec, "screen_images": len(screen_x), "test_images": len(test_x),
+        json.dump({"arch": arch, "input": input_spec, "trained_resolutions": trained, "screen_images": len(screen_x), "test_images": len(test_x),
                    "operating_points": [{"name": e["name"], "config": e["config"], "macs": e["macs"],
                                          "params": e["params"], "accuracy": e["accuracy"]} for e in ops],
                    "subnets": [{k: v for k, v in e.items() if k != "screen_images"} for e in entries]}, f)
     plot(entries, front, ops, args.plot)
     print(f"wrote {args.json} and {args.plot}", flush=True)
-    for e in ops:
-        print(f"{e['name']:8s} {e['macs'] / 1e6:6.2f} MMACs {e['params'] / 1e6:5.2f} M params {e['accuracy']:6.2f}%  "
-              f"r={e['config']['r']} d={e['config']['d']}", flush=True)
+    print("| operating point | MMACs | params (M) | top-1 (%) | resolution | depths |\n|---|---|---|---|---|---|")
+    for e in ops:  # markdown, for the model card
+        print(f"| {e['name']} | {e['macs'] / 1e6:.2f} | {e['params'] / 1e6:.2f} | {e['accuracy']:.2f} | "
+              f"{e['config']['r']} | {e['config']['d']} |", flush=True)
     return ops
 
 
