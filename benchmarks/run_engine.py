@@ -68,9 +68,10 @@ def main():
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     args = p.parse_args()
-    os.makedirs(os.path.join(args.out, "peers"), exist_ok=True)
+    work = os.path.join(args.out, "work")  # package and peer models: large, regenerated, not committed
+    os.makedirs(os.path.join(work, "peers"), exist_ok=True)
     exe = os.path.join(args.build, "benchmarks", "bench_engine")
-    pkg = os.path.join(args.out, "ofa_w1.0_bench.dyn")
+    pkg = os.path.join(work, "ofa_w1.0_bench.dyn")
 
     log("writing the benchmark package (random weights, per-subnet BN statistics)")
     arch, weights, ops = make_package(pkg)
@@ -88,7 +89,7 @@ def main():
             with torch.no_grad():
                 frozen(x)  # first output: what a switch by rebuilding waits for
             freeze_ms[t][op["name"]] = (time.perf_counter() - start) * 1e3
-            path = os.path.join(args.out, "peers", f"{op['name']}.pt")
+            path = os.path.join(work, "peers", f"{op['name']}.pt")
             traced.save(path)  # C++ freezes and optimises it after loading (see static_subnet.py)
             peers[op["name"]] = path
 
@@ -105,7 +106,7 @@ def main():
 
     log(f"C++: dyndnn vs peer side by side, {args.runs} runs per row")
     spec = {"threads": THREADS, "rows": [{"op": name, "peer": peers[name]} for name, _ in ROWS]}
-    spec_path = os.path.join(args.out, "peers.json")
+    spec_path = os.path.join(work, "peers.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
     latency = json.loads(subprocess.run([exe, "latency", pkg, spec_path, str(args.runs)], check=True,
