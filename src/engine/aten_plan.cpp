@@ -2,21 +2,10 @@
 // the layout its kernels prefer); on CPU it is the portable fallback when oneDNN is not available.
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <omp.h>
 
 #include "engine/execution_plan.hpp"
 
 namespace dyndnn::engine {
-
-void useThreads(int threads) {
-  if (threads > 0) {
-    omp_set_num_threads(threads);
-  } else {
-    at::init_num_threads();
-  }
-}
-
 namespace {
 
 at::Tensor activate(at::Tensor x, nn::Act act) {
@@ -96,13 +85,6 @@ class ATenPlan final : public ExecutionPlan {
 
 std::shared_ptr<const ExecutionPlan> buildATenPlan(FoldedSubnet net, const at::Device& device) {
   return std::make_shared<ATenPlan>(std::move(net), device);
-}
-
-std::shared_ptr<const ExecutionPlan> buildPlan(const nn::StaticSubnet& net, const at::Device& device,
-                                               Backend backend) {
-  at::NoGradGuard no_grad;
-  if (device.is_cpu() && backend != Backend::ATen && hasOneDnn()) return buildOneDnnPlan(net);
-  return buildATenPlan(fold(net), device);
 }
 
 }  // namespace dyndnn::engine

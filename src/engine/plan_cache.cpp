@@ -19,8 +19,7 @@ PlanCache::~PlanCache() {
   if (worker_.joinable()) worker_.join();
 }
 
-PlanPtr PlanCache::find(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+PlanPtr PlanCache::hitLocked(const std::string& key) {
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -28,15 +27,16 @@ PlanPtr PlanCache::find(const std::string& key) {
   return it->second->second;
 }
 
+PlanPtr PlanCache::find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return hitLocked(key);
+}
+
 PlanPtr PlanCache::get(const std::string& key, const Builder& build) {
   std::shared_ptr<std::promise<PlanPtr>> promise;
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (auto it = index_.find(key); it != index_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second);
-      ++counters_.hits;
-      return it->second->second;
-    }
+    if (auto plan = hitLocked(key)) return plan;
     if (auto b = building_.find(key); b != building_.end()) {
       auto future = b->second;
       lock.unlock();
@@ -64,11 +64,9 @@ PlanPtr PlanCache::get(const std::string& key, const Builder& build) {
 
 PlanFuture PlanCache::prepare(const std::string& key, Builder build) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (auto it = index_.find(key); it != index_.end()) {
-    lru_.splice(lru_.begin(), lru_, it->second);
-    ++counters_.hits;
+  if (auto plan = hitLocked(key)) {
     std::promise<PlanPtr> ready;
-    ready.set_value(it->second->second);
+    ready.set_value(std::move(plan));
     return ready.get_future().share();
   }
   if (auto b = building_.find(key); b != building_.end()) return b->second;

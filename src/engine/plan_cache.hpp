@@ -52,6 +52,8 @@ class PlanCache {
   PlanCacheStats stats() const;
 
  private:
+  // The cached plan marked most recently used (and counted as a hit), or nullptr. Needs mutex_.
+  PlanPtr hitLocked(const std::string& key);
   // false (and nothing inserted) when `only_if_room` and the plan does not fit without evicting
   bool insertLocked(const std::string& key, const PlanPtr& plan, bool only_if_room = false);
   void evictLocked();
