@@ -9,6 +9,9 @@ the largest's soft predictions (in-place distillation); gradients of all of them
 Every random choice is a function of (seed, step), so a run resumed from models/training/last.pt continues
 exactly as if it had not stopped. Run in the background:
   nohup /usr/bin/python3 tools/train_supernet.py --epochs 12 > models/training/train.log 2>&1 &
+and fine-tune from it with a fresh schedule:
+  nohup /usr/bin/python3 tools/train_supernet.py --init-from models/training/last.pt --out models/training/ft \\
+      --epochs 10 --lr 0.04 --warmup-steps 100 --seed 1 > models/training/ft.log 2>&1 &
 """
 import argparse
 import json
@@ -46,6 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--subset", type=int, default=0, help="use only the first N training images (tests)")
     p.add_argument("--max-batches", type=int, default=0, help="stop this run after N batches (tests, timing)")
     p.add_argument("--no-eval", action="store_true", help="skip the end-of-epoch test evaluation")
+    p.add_argument("--init-from", default="",
+                   help="start from this run's weights (its last.pt) with a fresh optimizer and schedule: a "
+                        "fine-tuning stage; ignored when --out already holds a checkpoint to resume")
     return p.parse_args(argv)
 
 
@@ -134,6 +140,16 @@ def main(argv=None):
         opt.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
         print(f"resumed from {ckpt_path}: epoch {state['epoch']}, batch {state['step_in_epoch']}", flush=True)
+    elif args.init_from:
+        init = torch.load(args.init_from)
+        if init["arch"] != arch:
+            raise SystemExit(f"{args.init_from} was trained for another architecture; cannot fine-tune from it")
+        net.load_state_dict(init["model"])
+        # the earlier stage's time counts towards what the model cost to train
+        state["init_from"] = {"path": args.init_from, "epochs": init["state"]["epoch"],
+                              "wall_seconds": init["state"]["wall_seconds"],
+                              "train_seconds": init["state"]["train_seconds"]}
+        print(f"fine-tuning from {args.init_from} ({init['state']['epoch']} epochs)", flush=True)
     if state["epoch"] >= args.epochs:
         print("training already complete", flush=True)
         return state
@@ -194,7 +210,8 @@ def main(argv=None):
         last_save = time.time()
         print("epoch done " + json.dumps(record), flush=True)
     with open(os.path.join(args.out, "history.json"), "w") as f:
-        json.dump({"args": vars(args), "history": state["history"], "train_seconds": state["train_seconds"],
+        json.dump({"args": vars(args), "init_from": state.get("init_from"), "history": state["history"],
+                   "train_seconds": state["train_seconds"],
                    "wall_seconds": state["wall_seconds"], "started_unix": state["started"],
                    "finished_unix": time.time()}, f, indent=1)
     print(f"training complete: {fmt_time(state['wall_seconds'])} wall ({fmt_time(state['train_seconds'])} in "
