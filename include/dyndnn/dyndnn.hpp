@@ -18,4 +18,5 @@
 
 // Runtime manager: targets, profiles, slowdown estimation, policies, arbiter; ManagedModel ties them to a model.
 #include "dyndnn/managed_model.hpp"
+#include "dyndnn/profiling.hpp"
 #include "dyndnn/runtime.hpp"

@@ -3,6 +3,8 @@
 /// A DynamicModel driven by the runtime manager: setTarget() states the goals, infer() does the rest (picks the
 /// operating point and hardware state before each frame, times it, meters it where a sensor exists, and feeds
 /// the estimator). Manual setSubnet() still works and suspends the manager until setTarget() is called again.
+/// DynamicModel::setTarget()/setRuntime() use one of these inside the model; construct one yourself to register
+/// a model with a runtime::HardwareArbiter (attach()).
 ///
 /// Thread safety: infer(), setTarget() and setSubnet() may be called from several threads; ManagedModel
 /// serialises its frames (the manager pairs each decision with its measurement). For concurrent inference on
@@ -10,6 +12,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +38,8 @@ class ManagedModel {
   void setTarget(const runtime::Target& target);
   /// Manual switch: the manager is suspended until the next setTarget().
   void setSubnet(const std::string& operating_point);
+  /// Suspend the manager without switching (the model keeps its current sub-network).
+  void suspend();
   bool managed() const;
 
   /// Join a per-process arbiter (`id` from HardwareArbiter::add with this->sharedManager()): each frame's decision
@@ -47,18 +52,19 @@ class ManagedModel {
 
   runtime::RuntimeManager& manager() { return *manager_; }
   std::shared_ptr<runtime::RuntimeManager> sharedManager() { return manager_; }
-  DynamicModel& model() { return model_; }
+  DynamicModel& model() { return *model_; }
 
  private:
+  friend class DynamicModel;  // re-points model_ when the DynamicModel that owns this one is moved
   template <class In> at::Tensor run(const In& input);
-  DynamicModel& model_;
+  DynamicModel* model_;
   std::shared_ptr<runtime::RuntimeManager> manager_;
   std::shared_ptr<hw::Governor> governor_;
   std::shared_ptr<hw::PowerSensor> sensor_;
   std::shared_ptr<runtime::HardwareArbiter> arbiter_;
   int arbiter_id_ = 0;
   std::mutex mutex_;
-  bool has_target_ = false;
+  std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };
 
 }  // namespace dyndnn

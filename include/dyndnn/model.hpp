@@ -10,9 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "dyndnn/runtime.hpp"
 #include "dyndnn/subnet_config.hpp"
 
 namespace dyndnn {
+
+namespace hw {
+class PowerSensor;
+}
+class ManagedModel;
 
 /// Where inference runs.
 enum class Device { CPU, CUDA };
@@ -85,6 +91,24 @@ struct PackageInfo {
   InputSpec input;
 };
 
+/// How the runtime manager drives a DynamicModel (DynamicModel::setRuntime). Move-only (it owns the policy).
+struct RuntimeOptions {
+  /// Latency (and power) per operating point x hardware state, e.g. from `dyndnn profile -o P.json` and
+  /// runtime::Profile::load. Empty: the first setTarget() measures one here (see profile_* below).
+  std::optional<runtime::Profile> profile;
+  /// Applies the hardware part of each decision (DVFS, cores). nullptr: the hardware is left alone and only the
+  /// model's own thread count (the "threads" knob) is tuned.
+  std::shared_ptr<hw::Governor> governor;
+  /// Meters each frame (energy) when given.
+  std::shared_ptr<hw::PowerSensor> sensor;
+  /// Decision policy; nullptr: the manager's own (runtime::makeManagerPolicy()).
+  std::unique_ptr<runtime::Policy> policy;
+  /// The profile measured when none is given: every operating point on each of these states (default: thread
+  /// counts 1 .. min(usable CPUs, 4)), `profile_warmup` + `profile_runs` inferences each on random input.
+  std::vector<runtime::HardwareState> profile_states;
+  int profile_warmup = 3, profile_runs = 10;
+};
+
 /// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.
 ///
 /// Thread safety: infer() may be called from several threads at once and concurrently with setSubnet()
@@ -148,6 +172,32 @@ class DynamicModel {
   /// MACs and params of a sub-network (accuracy unknown).
   Metrics cost(const SubnetConfig& config) const;
 
+  /// \name Runtime manager
+  /// The application states its goals; every later infer() first lets the manager choose the operating point
+  /// (and the hardware state, through RuntimeOptions::governor) that meets them, times the frame and feeds the
+  /// estimator, so contention, throttling or a frequency cap is noticed within a few frames. A manual
+  /// setSubnet() or requestSubnet() suspends the manager until the next setTarget(). While managed, infer()
+  /// calls are serialised (each decision is paired with its own measurement).
+  /// @{
+  /// Install the profile, governor, sensor and policy (replacing earlier ones; a target in force stays in force).
+  /// Throws InvalidArgument when the profile names operating points this package lacks or uses knobs the
+  /// governor does not have.
+  void setRuntime(RuntimeOptions options);
+  /// Validates the target (InvalidArgument naming the field: NaN, negative, zero fps, ...) and hands control to
+  /// the manager. An infeasible target is not an error: the manager does its best and reports the constraint it
+  /// cannot meet in runtimeStats().unmet. Without setRuntime(), the first call measures a profile here (about
+  /// 13 inferences per operating point and thread count: well under a second for the shipped model, seconds for
+  /// a full-size OFA network) with the hardware left alone.
+  void setTarget(const runtime::Target& target);
+  /// True while a target is in force (setTarget() called, no manual switch since).
+  bool managed() const;
+  /// The manager's counters, current choice, slowdown estimate and last reason. Throws InvalidArgument before
+  /// setRuntime()/setTarget().
+  runtime::ManagerStats runtimeStats() const;
+  /// The manager itself (trace, per-frame callback, options), or nullptr before setRuntime()/setTarget().
+  std::shared_ptr<runtime::RuntimeManager> runtimeManager() const;
+  /// @}
+
   /// Logits [N, classes] for a float32 NCHW (or CHW) tensor of any spatial size; inputs whose size differs
   /// from the active resolution are resized (bilinear). Throws InvalidArgument for a wrong rank, channel
   /// count, dtype, device or an empty tensor.
@@ -157,6 +207,14 @@ class DynamicModel {
   at::Tensor infer(const ImageView& image) const;
 
  private:
+  friend class ManagedModel;
+  // What infer()/setSubnet() do without the runtime manager (ManagedModel drives the model through these).
+  at::Tensor inferDirect(const at::Tensor& input) const;
+  at::Tensor inferDirect(const ImageView& image) const;
+  void setSubnetDirect(const std::string& operating_point);
+  std::shared_ptr<ManagedModel> managedModel() const;
+  void suspendManager();
+
   struct Impl;
   explicit DynamicModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

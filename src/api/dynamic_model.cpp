@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
+#include "dyndnn/managed_model.hpp"
 #include "dyndnn/model.hpp"
+#include "dyndnn/profiling.hpp"
 #include "engine/execution_plan.hpp"
 #include "engine/plan_cache.hpp"
 #include "engine/preprocess.hpp"
@@ -47,6 +49,10 @@ struct DynamicModel::Impl {
   std::shared_ptr<const ActiveSubnet> active;
   std::optional<PendingSwitch> pending;
   std::string last_switch_error;
+
+  // The runtime manager (setRuntime/setTarget); its own mutex, so infer() only copies the pointer under it.
+  mutable std::mutex runtime_mutex;
+  std::shared_ptr<ManagedModel> managed;
 
   // What to build for an operating point / explicit config, and the cache key it goes under.
   struct Request {
@@ -162,17 +168,42 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
 }
 
 DynamicModel::DynamicModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-DynamicModel::DynamicModel(DynamicModel&&) noexcept = default;
-DynamicModel& DynamicModel::operator=(DynamicModel&&) noexcept = default;
+DynamicModel::DynamicModel(DynamicModel&& other) noexcept : impl_(std::move(other.impl_)) {
+  if (impl_ && impl_->managed) impl_->managed->model_ = this;
+}
+
+DynamicModel& DynamicModel::operator=(DynamicModel&& other) noexcept {
+  impl_ = std::move(other.impl_);
+  if (impl_ && impl_->managed) impl_->managed->model_ = this;
+  return *this;
+}
 DynamicModel::~DynamicModel() = default;
 
 const PackageInfo& DynamicModel::info() const { return impl_->info; }
 const std::vector<OperatingPoint>& DynamicModel::operatingPoints() const { return impl_->package.operating_points; }
 
-void DynamicModel::setSubnet(const std::string& name) { impl_->activateNow(impl_->byName(name)); }
-void DynamicModel::setSubnet(const SubnetConfig& config) { impl_->activateNow(impl_->byConfig(config)); }
-void DynamicModel::requestSubnet(const std::string& name) { impl_->request(impl_->byName(name)); }
-void DynamicModel::requestSubnet(const SubnetConfig& config) { impl_->request(impl_->byConfig(config)); }
+// A manual switch takes control back from the runtime manager (until the next setTarget()).
+void DynamicModel::setSubnet(const std::string& name) {
+  auto request = impl_->byName(name);  // validate first: a bad name must not suspend the manager
+  suspendManager();
+  impl_->activateNow(request);
+}
+void DynamicModel::setSubnet(const SubnetConfig& config) {
+  auto request = impl_->byConfig(config);
+  suspendManager();
+  impl_->activateNow(request);
+}
+void DynamicModel::requestSubnet(const std::string& name) {
+  auto request = impl_->byName(name);
+  suspendManager();
+  impl_->request(request);
+}
+void DynamicModel::requestSubnet(const SubnetConfig& config) {
+  auto request = impl_->byConfig(config);
+  suspendManager();
+  impl_->request(request);
+}
+void DynamicModel::setSubnetDirect(const std::string& name) { impl_->activateNow(impl_->byName(name)); }
 
 bool DynamicModel::switchPending() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -203,11 +234,21 @@ Metrics DynamicModel::cost(const SubnetConfig& config) const {
 }
 
 at::Tensor DynamicModel::infer(const at::Tensor& input) const {
+  if (auto m = managedModel(); m && m->managed()) return m->infer(input);
+  return inferDirect(input);
+}
+
+at::Tensor DynamicModel::infer(const ImageView& image) const {
+  if (auto m = managedModel(); m && m->managed()) return m->infer(image);
+  return inferDirect(image);
+}
+
+at::Tensor DynamicModel::inferDirect(const at::Tensor& input) const {
   auto a = impl_->current();
   return impl_->run(*a, engine::prepareTensor(input, impl_->info.input.channels, a->plan->config().r));
 }
 
-at::Tensor DynamicModel::infer(const ImageView& image) const {
+at::Tensor DynamicModel::inferDirect(const ImageView& image) const {
   auto a = impl_->current();
   return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->plan->config().r));
 }
@@ -219,5 +260,61 @@ void DynamicModel::setThreads(int threads) {
 }
 
 int DynamicModel::threads() const { return impl_->threads.load(std::memory_order_relaxed); }
+
+std::shared_ptr<ManagedModel> DynamicModel::managedModel() const {
+  std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
+  return impl_->managed;
+}
+
+void DynamicModel::suspendManager() {
+  if (auto m = managedModel()) m->suspend();
+}
+
+void DynamicModel::setRuntime(RuntimeOptions options) {
+  runtime::Profile profile;
+  if (options.profile) {
+    profile = std::move(*options.profile);
+  } else {
+    ProfilingOptions po;
+    po.warmup = options.profile_warmup;
+    po.runs = options.profile_runs;
+    po.states = options.profile_states.empty() ? threadCountStates() : options.profile_states;
+    suspendManager();  // the measurement drives the model by hand
+    measureProfile(*this, options.governor.get(), options.sensor.get(), po, profile);
+    profile.model = impl_->info.path;
+    profile.device = "this device (measured by setRuntime)";
+  }
+  auto next = std::make_shared<ManagedModel>(*this, std::move(profile), std::move(options.governor),
+                                             std::move(options.sensor), std::move(options.policy));
+  std::shared_ptr<ManagedModel> previous;
+  {
+    std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
+    previous = std::move(impl_->managed);
+    impl_->managed = next;
+  }
+  if (previous && previous->managed()) next->setTarget(previous->manager().target());
+}
+
+void DynamicModel::setTarget(const runtime::Target& target) {
+  target.validate();  // before any profiling: a bad target costs nothing
+  if (!managedModel()) setRuntime(RuntimeOptions{});
+  managedModel()->setTarget(target);
+}
+
+bool DynamicModel::managed() const {
+  auto m = managedModel();
+  return m && m->managed();
+}
+
+runtime::ManagerStats DynamicModel::runtimeStats() const {
+  auto m = managedModel();
+  if (!m) throw InvalidArgument("runtimeStats(): no runtime manager yet; call setTarget() (or setRuntime()) first");
+  return m->manager().stats();
+}
+
+std::shared_ptr<runtime::RuntimeManager> DynamicModel::runtimeManager() const {
+  auto m = managedModel();
+  return m ? m->sharedManager() : nullptr;
+}
 
 }  // namespace dyndnn

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dyndnn/dyndnn.hpp"
+#include "dyndnn/profiling.hpp"
 #include "dyndnn/runtime.hpp"
 
 namespace dyndnn::cli {
@@ -20,18 +21,11 @@ struct Frames {
 };
 Frames loadFrames(const DynamicModel& model, const std::string& data_dir, int limit);
 
-struct ProfilingOptions {
-  int warmup = 5, runs = 30;
-  std::vector<runtime::HardwareState> states;  ///< hardware states to measure (knobs of `governor`)
-  std::vector<std::string> ops;                ///< operating points (all when empty)
-  bool progress = true;
-  std::string checkpoint_path;                 ///< saved after every entry (resumable)
-};
-
-/// Measures every (op, state) not already in `profile` (so a loaded partial profile resumes); prints a time
-/// estimate after the first entry. Latency: mean/std over `runs` after `warmup`; power: from `sensor` when given.
-void measureProfile(DynamicModel& model, hw::Governor* governor, hw::PowerSensor* sensor, const Frames& frames,
-                    const ProfilingOptions& options, runtime::Profile& profile);
+/// dyndnn::measureProfile fed with `frames` (random tensors when there are none), with a progress bar and a time
+/// estimate after the first entry when `progress` is on.
+void measureProfileWithProgress(DynamicModel& model, hw::Governor* governor, hw::PowerSensor* sensor,
+                                const Frames& frames, ProfilingOptions options, runtime::Profile& profile,
+                                bool progress = true);
 
 /// Hardware states of this machine's affinity governor: each thread count from 1 to the usable CPUs.
 std::vector<runtime::HardwareState> threadStates(hw::Governor& governor);

@@ -98,7 +98,7 @@ int runProfile(const std::vector<std::string>& argv_in) {
     }
     runtime::Profile here;
     po.states = {{{"threads", 1}}};
-    measureProfile(model, governor.get(), nullptr, frames, po, here);
+    measureProfileWithProgress(model, governor.get(), nullptr, frames, po, here);
     std::vector<runtime::sim::SimOp> ops;
     for (const auto& e : here.entries) ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms});
     auto sim = runtime::sim::simulatedProfile(platform, ops, placements);
@@ -131,11 +131,11 @@ int runProfile(const std::vector<std::string>& argv_in) {
 
   if (!args.has("predict")) {
     po.states = all_states;
-    measureProfile(model, governor.get(), sensor.get(), frames, po, profile);
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile);
   } else {
     // Full sweep on the largest state, every other operating point on the others.
     po.states = {all_states.back()};
-    measureProfile(model, governor.get(), sensor.get(), frames, po, profile);
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile);
     const auto& ops = model.operatingPoints();
     for (std::size_t s = 0; s + 1 < all_states.size(); ++s) {
       ProfilingOptions sub = po;
@@ -143,7 +143,7 @@ int runProfile(const std::vector<std::string>& argv_in) {
       sub.ops.clear();
       for (std::size_t i = 0; i < ops.size(); i += 2) sub.ops.push_back(ops[i].name);
       if (ops.size() > 1 && (ops.size() - 1) % 2 != 0) sub.ops.push_back(ops.back().name);
-      measureProfile(model, governor.get(), sensor.get(), frames, sub, profile);
+      measureProfileWithProgress(model, governor.get(), sensor.get(), frames, sub, profile);
     }
     // Held-out error: fit on 2/3 of the measured entries, test on the rest.
     std::vector<runtime::ProfileEntry> train, held;

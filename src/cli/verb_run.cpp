@@ -144,8 +144,7 @@ int runRun(const std::vector<std::string>& argv) {
     po.runs = 10;
     po.warmup = 3;
     po.states = threadStates(*governor);
-    po.progress = !args.has("json");
-    measureProfile(model, governor.get(), sensor.get(), frames, po, profile);
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !args.has("json"));
     profile.model = args.positional()[0];
     profile.device = "this machine (quick profile)";
   }

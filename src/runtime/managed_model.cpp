@@ -14,20 +14,20 @@ namespace dyndnn {
 
 ManagedModel::ManagedModel(DynamicModel& model, runtime::Profile profile, std::shared_ptr<hw::Governor> governor,
                            std::shared_ptr<hw::PowerSensor> sensor, std::unique_ptr<runtime::Policy> policy)
-    : model_(model), governor_(std::move(governor)), sensor_(std::move(sensor)) {
+    : model_(&model), governor_(std::move(governor)), sensor_(std::move(sensor)) {
   std::set<std::string> known;
-  for (const auto& op : model_.operatingPoints()) known.insert(op.name);
+  for (const auto& op : model_->operatingPoints()) known.insert(op.name);
   for (const auto& op : profile.operatingPoints())
     if (!known.count(op))
       throw InvalidArgument(fmt::format("managed model: the profile names operating point '{}' which {} does not have; "
-                                        "profile this package with `dyndnn profile`", op, model_.info().path));
+                                        "profile this package with `dyndnn profile`", op, model_->info().path));
   if (governor_) {  // entries whose knobs the governor cannot set would be chosen but never applied
     std::set<std::string> names;
     for (const auto& k : governor_->knobs()) names.insert(k.name);
     std::vector<runtime::ProfileEntry> usable;
     for (const auto& e : profile.entries) {
       bool ok = true;
-      for (const auto& [k, v] : e.hw) ok &= names.count(k) > 0;
+      for (const auto& [k, v] : e.hw) ok &= names.count(k) > 0 || k == "threads";  // threads: the model's own
       if (ok) usable.push_back(e);
     }
     if (usable.empty())
@@ -47,7 +47,13 @@ void ManagedModel::setTarget(const runtime::Target& target) {
 
 void ManagedModel::setSubnet(const std::string& operating_point) {
   std::lock_guard<std::mutex> lock(mutex_);
-  model_.setSubnet(operating_point);
+  model_->setSubnetDirect(operating_point);
+  manager_->suspend();
+  has_target_ = false;
+}
+
+void ManagedModel::suspend() {
+  std::lock_guard<std::mutex> lock(mutex_);
   manager_->suspend();
   has_target_ = false;
 }
@@ -69,13 +75,13 @@ void ManagedModel::attach(std::shared_ptr<runtime::HardwareArbiter> arbiter, int
 template <class In>
 at::Tensor ManagedModel::run(const In& input) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!has_target_) return model_.infer(input);
+  if (!has_target_) return model_->inferDirect(input);
   const runtime::Decision d = arbiter_ ? arbiter_->decide(arbiter_id_) : manager_->before();
   const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
-  if (model_.activeName() != e.op) model_.setSubnet(e.op);
+  if (model_->activeName() != e.op) model_->setSubnetDirect(e.op);
   // The thread count is the model's own (each infer() sizes the calling thread's OpenMP team from it).
-  if (auto t = e.hw.find("threads"); t != e.hw.end() && model_.threads() != static_cast<int>(t->second))
-    model_.setThreads(static_cast<int>(t->second));
+  if (auto t = e.hw.find("threads"); t != e.hw.end() && model_->threads() != static_cast<int>(t->second))
+    model_->setThreads(static_cast<int>(t->second));
   if (governor_) {
     runtime::HardwareState apply;
     for (const auto& k : governor_->knobs())
@@ -84,7 +90,7 @@ at::Tensor ManagedModel::run(const In& input) {
   }
   const double e0 = sensor_ ? sensor_->sample().joules : 0;
   const auto t0 = std::chrono::steady_clock::now();
-  at::Tensor out = model_.infer(input);
+  at::Tensor out = model_->inferDirect(input);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double energy = sensor_ ? sensor_->sample().joules - e0 : -1;
   manager_->after(ms, energy);

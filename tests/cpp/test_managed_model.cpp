@@ -7,6 +7,7 @@
 #include "dyndnn/error.hpp"
 #include "dyndnn/hw/simulated.hpp"
 #include "dyndnn/managed_model.hpp"
+#include "dyndnn/profiling.hpp"
 #include "fixtures.hpp"
 
 using namespace dyndnn;
@@ -134,4 +135,97 @@ TEST_CASE("managed model: the threads knob sets the model's own thread count") {
   mm.setTarget(t);
   (void)mm.infer(at::rand({1, 1, 28, 28}));
   CHECK(model.threads() == 2);
+}
+
+TEST_CASE("dynamic model: setTarget and infer hand control to the manager inside the model") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  const at::Tensor x = at::rand({1, 1, 28, 28});
+  CHECK_FALSE(model.managed());
+  CHECK(model.runtimeManager() == nullptr);
+  CHECK_THROWS_AS(model.runtimeStats(), InvalidArgument);
+
+  runtime::Target bad;
+  bad.fps = 0;
+  CHECK_THROWS_WITH(model.setTarget(bad), Catch::Contains("fps"));
+  CHECK(model.runtimeManager() == nullptr);  // a rejected target measures nothing
+
+  // The synthetic profile over the model's own thread knob (no governor: the hardware is left alone).
+  RuntimeOptions ro;
+  runtime::Profile p;
+  for (std::size_t i = 0; i < model.operatingPoints().size(); ++i) {
+    runtime::ProfileEntry e;
+    e.op = model.operatingPoints()[i].name;
+    e.hw = {{"threads", 1}};
+    e.accuracy = i == 7 ? 10.0 : 60.0 + static_cast<double>(i);
+    e.latency_ms = 1000.0 * static_cast<double>(i + 1);  // far above real latencies: choices do not hang on timing
+    p.entries.push_back(e);
+  }
+  ro.profile = p;
+  model.setRuntime(std::move(ro));
+  CHECK_FALSE(model.managed());  // a runtime without a target changes nothing
+  (void)model.infer(x);
+  CHECK(model.activeName() == model.operatingPoints().front().name);
+
+  runtime::Target t;
+  t.latency_ms = 1e9;
+  model.setTarget(t);
+  CHECK(model.managed());
+  (void)model.infer(x);
+  CHECK(model.activeName() == "random6");  // the most accurate
+  CHECK(model.threads() == 1);
+  CHECK(model.runtimeStats().frames == 1);
+
+  SECTION("a manual switch suspends the manager until the next setTarget") {
+    model.setSubnet("random2");
+    CHECK_FALSE(model.managed());
+    (void)model.infer(x);
+    CHECK(model.activeName() == "random2");
+    CHECK(model.runtimeStats().frames == 1);
+    CHECK_THROWS_AS(model.setSubnet("no-such-point"), InvalidArgument);
+    model.setTarget(t);
+    (void)model.infer(x);
+    CHECK(model.activeName() == "random6");
+    CHECK(model.runtimeStats().frames == 2);
+  }
+  SECTION("an infeasible budget is best effort: the fastest point, reported as unmet") {
+    t.latency_ms = 1e-3;
+    model.setTarget(t);
+    (void)model.infer(x);
+    CHECK(model.activeName() == model.operatingPoints().front().name);
+    CHECK((model.runtimeStats().unmet & runtime::kUnmetLatency) != 0);
+  }
+  SECTION("a moved model keeps its manager") {
+    DynamicModel moved = std::move(model);
+    (void)moved.infer(x);
+    CHECK(moved.runtimeStats().frames == 2);
+    moved.setSubnet("random3");
+    CHECK(moved.activeName() == "random3");
+    CHECK_FALSE(moved.managed());
+  }
+  SECTION("a new runtime keeps the target in force") {
+    RuntimeOptions again;
+    again.profile = p;
+    model.setRuntime(std::move(again));
+    CHECK(model.managed());
+    CHECK(model.runtimeStats().frames == 0);
+  }
+}
+
+TEST_CASE("dynamic model: setTarget without a profile measures one here over the thread counts") {
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  model.setSubnet("random4");
+  runtime::Target t;
+  t.latency_ms = 1e9;
+  model.setTarget(t);
+  const auto& profile = model.runtimeManager()->profile();
+  const auto states = threadCountStates();
+  CHECK(profile.entries.size() == model.operatingPoints().size() * states.size());
+  for (const auto& e : profile.entries) {
+    CHECK(e.latency_ms > 0);
+    CHECK_FALSE(e.predicted);
+  }
+  CHECK(model.threads() == 0);  // profiling put the model's own settings back
+  const at::Tensor out = model.infer(at::rand({2, 1, 28, 28}));
+  CHECK(out.size(0) == 2);
+  CHECK(model.runtimeStats().frames == 1);
 }
