@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include "dyndnn/dyndnn.hpp"
+#include "runtime_bindings.hpp"
 
 namespace py = pybind11;
 using namespace dyndnn;
@@ -114,9 +115,10 @@ PYBIND11_MODULE(_core, mod) {
     }
   });
 
-  py::class_<DynamicModel>(mod, "DynamicModel", R"(A dynamic DNN: one shared-weight supernet and its operating points.
+  py::class_<DynamicModel> model(mod, "DynamicModel", R"(A dynamic DNN: one shared-weight supernet and its operating points.
 
-infer() may be called from several threads, also while set_subnet() switches.)")
+infer() may be called from several threads, also while set_subnet() switches.)");
+  model
       .def(py::init([](const std::string& path, int threads, const std::string& device, bool verify_checksum) {
              ModelOptions o;
              o.threads = threads;
@@ -201,5 +203,7 @@ infer() may be called from several threads, also while set_subnet() switches.)")
       .def_property_readonly("resolutions", [](const DynamicModel& m) { return m.info().input.resolutions; })
       .def("infer", &infer, py::arg("array"),
            "Logits (numpy float32 [N, classes]) for a float32 NCHW/CHW array of any spatial size, or for a "
-           "uint8 HxWxC image (resized, centre-cropped, normalised).");
+           "uint8 HxWxC image (resized, centre-cropped, normalised). While a target is in force (set_target), "
+           "the runtime manager picks the operating point first.");
+  dyndnn::python::bindRuntime(mod, model);
 }

@@ -1,4 +1,10 @@
-"""dyndnn: run dynamic DNNs (Once-for-All supernets) and switch sub-networks at run time."""
-from ._core import DynamicModel, Error, __version__
+"""dyndnn: run dynamic DNNs (Once-for-All supernets) and switch sub-networks at run time.
 
-__all__ = ["DynamicModel", "Error", "__version__"]
+    import dyndnn
+    model = dyndnn.DynamicModel("models/fmnist_ofa_mbv3.dyn")
+    model.set_target(latency_ms=5.0)      # the runtime manager picks the operating point per frame
+    logits = model.infer(image)           # uint8 HxW(xC) image or float32 NCHW array
+"""
+from ._core import DynamicModel, Error, Profile, __version__, hw, measure_profile
+
+__all__ = ["DynamicModel", "Error", "Profile", "__version__", "hw", "measure_profile"]

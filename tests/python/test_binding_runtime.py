@@ -1,0 +1,111 @@
+"""The runtime manager and hardware layer from Python: set_target/set_runtime, stats, traces, profiles, governors.
+
+Budgets in the synthetic profiles are far above real latencies, so no assertion depends on this machine's speed.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import dyndnn
+
+
+@pytest.fixture
+def model(fixture_dir):
+    return dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+
+
+def synthetic_profile(model):
+    """Accuracy grows with the index; latency too (seconds, far above any real frame)."""
+    p = dyndnn.Profile()
+    for i, op in enumerate(model.operating_points):
+        p.add(op["name"], {"threads": 1}, latency_ms=1000.0 * (i + 1), latency_std_ms=10.0, accuracy=60.0 + i)
+    return p
+
+
+def test_invalid_targets_are_value_errors_naming_the_field(model):
+    for kwargs, field in (({"fps": 0}, "fps"), ({"latency_ms": float("nan")}, "latency_ms"),
+                          ({"min_accuracy": -1}, "min_accuracy"), ({"power_w": -2.0}, "power_w"),
+                          ({"latency_ms": 5, "fps": 30}, "fps"), ({"objective": "fastest"}, "objective"),
+                          ({"latency_ms": "fast"}, "latency_ms")):
+        with pytest.raises(ValueError, match=field):
+            model.set_target(**kwargs)
+    assert not model.managed
+    assert model.profile is None  # nothing was measured for a rejected target
+    with pytest.raises(ValueError, match="set_target"):
+        model.runtime_stats()
+
+
+def test_manager_picks_the_point_and_manual_switch_suspends(model, tmp_path):
+    model.set_runtime(profile=synthetic_profile(model))
+    model.set_target(latency_ms=1e9)
+    x = np.random.rand(1, 1, 28, 28).astype(np.float32)
+    model.infer(x)
+    names = [op["name"] for op in model.operating_points]
+    assert model.active_name == names[-1]  # the most accurate fits a huge budget
+    stats = model.runtime_stats()
+    assert stats["frames"] == 1 and stats["unmet"] == "none" and stats["reason"]
+
+    model.set_target(latency_ms=1500.0, confidence=0.5)  # only the first point (1 s) fits
+    for _ in range(3):
+        model.infer(x)
+    assert model.active_name == names[0]
+
+    model.set_subnet(names[2])
+    assert not model.managed
+    model.infer(x)
+    assert model.active_name == names[2]
+    assert model.runtime_stats()["suspended"]
+
+    model.set_target(latency_ms=1e-3)  # infeasible: best effort, reported
+    model.infer(x)
+    assert "latency" in model.runtime_stats()["unmet"]
+
+    trace = model.runtime_trace()
+    assert [f["op"] for f in trace][:1] == [names[-1]]
+    path = tmp_path / "trace.json"
+    model.write_trace(str(path))
+    assert len(json.loads(path.read_text())["frames"]) == len(trace)
+
+
+def test_profile_round_trip_and_measure(model, tmp_path):
+    measured = dyndnn.measure_profile(model, threads=[1], warmup=1, runs=2)
+    assert len(measured) == len(model.operating_points)
+    assert all(e["latency_ms"] > 0 and e["hw"] == {"threads": 1} for e in measured.entries)
+    path = str(tmp_path / "p.json")
+    measured.save(path)
+    loaded = dyndnn.Profile.load(path)
+    assert [e["op"] for e in loaded.entries] == [e["op"] for e in measured.entries]
+    model.set_runtime(profile=path)
+    assert len(model.profile) == len(measured)
+    (tmp_path / "bad.json").write_text("{\"format\": \"something else\"}")
+    with pytest.raises(ValueError):
+        dyndnn.Profile.load(str(tmp_path / "bad.json"))
+    with pytest.raises(OSError):
+        dyndnn.Profile.load(str(tmp_path / "missing.json"))
+
+
+def test_simulated_governor_and_detection():
+    g = dyndnn.hw.make_simulated_governor("xavier_nx")
+    assert g.simulated
+    knob = next(k for k in g.knobs if k["name"] == "simulated.cpu.freq")
+    g.apply({"simulated.cpu.freq": knob["levels"][0]})
+    assert g.current()["simulated.cpu.freq"] == knob["levels"][0]
+    with pytest.raises(ValueError):
+        g.apply({"no.such.knob": 1})
+    g.restore()
+    with pytest.raises(ValueError, match="platform"):
+        dyndnn.hw.make_simulated_governor("toaster")
+    report = dyndnn.hw.detect()
+    assert report["online_cpus"] and {b["name"] for b in report["backends"]} >= {"cpufreq", "affinity"}
+
+
+def test_stub_lists_every_public_name():
+    """The .pyi next to the module must describe what the module exports."""
+    stub = open(os.path.join(os.path.dirname(dyndnn.__file__), "_core.pyi")).read()
+    for name in dyndnn.__all__:
+        assert name in stub, name
+    for name in dir(dyndnn.DynamicModel):
+        if not name.startswith("_"):
+            assert f"def {name}" in stub, name
