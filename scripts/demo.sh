@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, then show a packaged model and run inference with two of its operating points.
+# The main job: set up, show the shipped model, then run the adaptive camera example on it: a camera loop whose
+# frame rate and competing load change while the runtime manager picks the sub-network for every frame
+# (live status line, per-phase summary, trace JSON and a PNG plot in the current directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -23,3 +25,7 @@ first=$("$BUILD_DIR/dyndnn" info "$MODEL" --json | /usr/bin/python3 -c 'import j
 last=$("$BUILD_DIR/dyndnn" info "$MODEL" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["operating_points"][-1]["name"])')
 "$BUILD_DIR/dyndnn" infer "$MODEL" --op "$first" --threads 2
 "$BUILD_DIR/dyndnn" infer "$MODEL" --op "$last" --threads 2
+# OpenMP workers sleep instead of spinning between frames: a spinning team starves the competing load and
+# itself on a small machine.
+OMP_WAIT_POLICY=passive "$BUILD_DIR/examples/adaptive_camera" "$MODEL" --phase-frames "${PHASE_FRAMES:-2000}" \
+  --trace adaptive_camera.json --plot adaptive_camera.png

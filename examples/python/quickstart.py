@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""dyndnn quickstart in Python: load, list operating points, switch, infer.
+"""dyndnn quickstart in Python: load, state a goal, infer; the runtime manager picks the sub-network.
 
 Usage: PYTHONPATH=build/python /usr/bin/python3 examples/python/quickstart.py MODEL.dyn
 """
@@ -11,15 +11,19 @@ import dyndnn
 
 
 def main(path):
-    model = dyndnn.DynamicModel(path, threads=2)
+    model = dyndnn.DynamicModel(path)
     for op in model.operating_points:
         print(f"{op['name']}: {op['macs'] / 1e6:.1f} MMACs, accuracy {op['accuracy']}")
     # an 8-bit camera frame of any size: resized, centre-cropped and normalised with the package's mean/std
     frame = np.random.default_rng(0).integers(0, 256, (120, 160, model.input_channels), np.uint8)
-    for op in model.operating_points:
-        model.set_subnet(op["name"])
+    model.set_target(latency_ms=5.0)  # measures this device once; every infer() then decides first
+    for _ in range(20):
         logits = model.infer(frame)
-        print(f"{op['name']} -> class {int(logits.argmax())}")
+    stats = model.runtime_stats()
+    print(f"managed: {stats['operating_point']} -> class {int(logits.argmax())} ({stats['reason']})")
+    last = model.operating_points[-1]["name"]
+    model.set_subnet(last)  # manual control: the manager steps aside until the next set_target()
+    print(f"{last} -> class {int(model.infer(frame).argmax())}")
 
 
 if __name__ == "__main__":

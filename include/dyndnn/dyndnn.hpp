@@ -3,6 +3,7 @@
 /// Umbrella header: everything a host application needs.
 
 #include "dyndnn/error.hpp"
+#include "dyndnn/idx_dataset.hpp"
 #include "dyndnn/model.hpp"
 #include "dyndnn/subnet_config.hpp"
 #include "dyndnn/version.hpp"

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "cli/idx_dataset.hpp"
+#include "dyndnn/idx_dataset.hpp"
 #include "cli/progress.hpp"
 
 namespace dyndnn::cli {

@@ -1,4 +1,4 @@
-#include "cli/idx_dataset.hpp"
+#include "dyndnn/idx_dataset.hpp"
 
 #include <zlib.h>
 
@@ -10,7 +10,7 @@
 
 #include "dyndnn/error.hpp"
 
-namespace dyndnn::cli {
+namespace dyndnn {
 namespace {
 
 // gzread reads gzip and, transparently, uncompressed files.
@@ -75,4 +75,4 @@ std::vector<std::uint8_t> readIdxLabels(const std::string& path) {
   return labels;
 }
 
-}  // namespace dyndnn::cli
+}  // namespace dyndnn
