@@ -18,7 +18,7 @@ namespace dyndnn::cli {
 namespace {
 
 constexpr const char* kHelp = R"(usage: dyndnn profile FILE [-o PROFILE.json] [--runs N] [--warmup N] [--threads-list 1,2]
-                      [--op NAME]... [--predict] [--data DIR] [--no-resume]
+                      [--op NAME]... [--predict] [--data DIR] [--no-resume] [--json]
 
 Measures latency (mean, spread) of every operating point on every hardware state of this machine (thread
 counts through the affinity governor) and power where a sensor is readable, for the runtime manager.
@@ -29,6 +29,7 @@ counts through the affinity governor) and power where a sensor is readable, for 
   --predict         measure only the largest thread count fully and every other operating point on the
                     others; fit latency from MACs (least squares) for the rest, and report the error on
                     measured entries held out of the fit
+  --json            print the profile as JSON on stdout (no progress bar; messages go to stderr)
   --data DIR        IDX test images as input (default /usr/share/datasets/fashion-mnist for 1-channel models)
   --governor G      affinity (default: this machine's thread counts), or a SIMULATED platform:
                     simulated:xavier-nx (CPU, 1/2/4/6 threads), simulated:xavier-nx-gpu, simulated:odroid-xu3
@@ -42,12 +43,13 @@ int runProfile(const std::vector<std::string>& argv_in) {
   std::vector<std::string> argv = argv_in;
   for (auto& a : argv)
     if (a == "-o") a = "--out";
-  Args args(argv, {"help", "predict", "no-resume"}, {"out", "runs", "warmup", "threads-list", "op", "data", "governor"});
+  Args args(argv, {"help", "predict", "no-resume", "json"}, {"out", "runs", "warmup", "threads-list", "op", "data", "governor"});
   if (args.has("help")) {
     fmt::print("{}", kHelp);
     return 0;
   }
   if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
+  const bool json = args.has("json");
   const std::string out = args.get("out", "PROFILE.json");
   ModelOptions mo;
   auto model = DynamicModel::load(args.positional()[0], mo);
@@ -98,7 +100,7 @@ int runProfile(const std::vector<std::string>& argv_in) {
     }
     runtime::Profile here;
     po.states = {{{"threads", 1}}};
-    measureProfileWithProgress(model, governor.get(), nullptr, frames, po, here);
+    measureProfileWithProgress(model, governor.get(), nullptr, frames, po, here, !json);
     std::vector<runtime::sim::SimOp> ops;
     for (const auto& e : here.entries) ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms});
     auto sim = runtime::sim::simulatedProfile(platform, ops, placements);
@@ -107,6 +109,10 @@ int runProfile(const std::vector<std::string>& argv_in) {
                   platform.provenance + ")";
     governor->restore();
     sim.save(out);
+    if (json) {
+      fmt::print("{}\n", sim.toJson());
+      return 0;
+    }
     fmt::print("{} SIMULATED entries ({} operating points) -> {}\n", sim.entries.size(), ops.size(), out);
     return 0;
   }
@@ -131,11 +137,11 @@ int runProfile(const std::vector<std::string>& argv_in) {
 
   if (!args.has("predict")) {
     po.states = all_states;
-    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile);
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !json);
   } else {
     // Full sweep on the largest state, every other operating point on the others.
     po.states = {all_states.back()};
-    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile);
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !json);
     const auto& ops = model.operatingPoints();
     for (std::size_t s = 0; s + 1 < all_states.size(); ++s) {
       ProfilingOptions sub = po;
@@ -143,22 +149,26 @@ int runProfile(const std::vector<std::string>& argv_in) {
       sub.ops.clear();
       for (std::size_t i = 0; i < ops.size(); i += 2) sub.ops.push_back(ops[i].name);
       if (ops.size() > 1 && (ops.size() - 1) % 2 != 0) sub.ops.push_back(ops.back().name);
-      measureProfileWithProgress(model, governor.get(), sensor.get(), frames, sub, profile);
+      measureProfileWithProgress(model, governor.get(), sensor.get(), frames, sub, profile, !json);
     }
     // Held-out error: fit on 2/3 of the measured entries, test on the rest.
     std::vector<runtime::ProfileEntry> train, held;
     for (std::size_t i = 0; i < profile.entries.size(); ++i) (i % 3 == 2 ? held : train).push_back(profile.entries[i]);
     try {
       const auto q = runtime::LatencyPredictor::evaluate(train, held, "");
-      fmt::print("predictor (latency from MACs per thread count, least squares): held-out mean |error| {:.1f}%, max "
+      fmt::print(json ? stderr : stdout, "predictor (latency from MACs per thread count, least squares): held-out mean |error| {:.1f}%, max "
                  "{:.1f}% on {} entries\n", q.mean_abs_pct_error, q.max_abs_pct_error, q.held_out);
     } catch (const InvalidArgument& e) {
-      fmt::print("predictor: too few measurements for a held-out check ({})\n", e.what());
+      fmt::print(json ? stderr : stdout, "predictor: too few measurements for a held-out check ({})\n", e.what());
     }
     runtime::LatencyPredictor::fit(profile.entries, "").fillMissing(profile);
   }
   governor->restore();
   profile.save(out);
+  if (json) {
+    fmt::print("{}\n", profile.toJson());
+    return 0;
+  }
   fmt::print("{} entries ({} operating points x {} hardware states) -> {}\n", profile.entries.size(),
              profile.operatingPoints().size(), profile.hardwareStates().size(), out);
   for (const auto& e : profile.entries)

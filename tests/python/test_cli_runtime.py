@@ -66,3 +66,20 @@ def test_profile_simulated_platform(cli, fixture_dir, tmp_path):
     assert all(e["power_w"] > 0 for e in p["entries"])
     r = run(cli, "profile", os.path.join(fixture_dir, "fmnist.dyn"), "-o", str(prof), "--governor", "simulated:nope")
     assert r.returncode == 1 and "simulated" in r.stderr
+
+
+def test_profile_json_on_stdout(cli, fixture_dir, tmp_path):
+    prof = tmp_path / "p.json"
+    r = run(cli, "profile", os.path.join(fixture_dir, "fmnist.dyn"), "-o", str(prof), "--runs", "2", "--warmup", "0",
+            "--threads-list", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    printed = json.loads(r.stdout)
+    assert printed == json.loads(prof.read_text()) and len(printed["entries"]) == 8
+
+
+def test_every_verb_has_help_and_json(cli):
+    """CLI polish: each verb documents itself and offers machine-readable output."""
+    for verb in ("info", "infer", "bench", "eval", "hw", "profile", "run"):
+        r = run(cli, verb, "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: dyndnn {verb}"), (verb, r.stdout, r.stderr)
+        assert "--json" in r.stdout, verb
