@@ -295,8 +295,11 @@ class RuntimeManager {
   const SlowdownEstimator& estimator() const { return estimator_; }
   /// Called after every frame (outside the lock is not guaranteed: do not call back into the manager).
   void onFrame(std::function<void(const FrameRecord&)> callback);
-  /// Keep every FrameRecord for writeTrace (default on; bounded at `max_records`).
-  void keepTrace(bool on, std::size_t max_records = 1000000);
+  /// Keep the newest `max_records` FrameRecords for trace()/writeTrace() (default on, 1,000 frames: about 0.5 MB,
+  /// so a host that runs for hours holds a bounded window, not its whole history). Record a whole run by raising
+  /// the bound; off keeps none (onFrame() still sees every frame).
+  static constexpr std::size_t kDefaultTraceFrames = 1000;
+  void keepTrace(bool on, std::size_t max_records = kDefaultTraceFrames);
   std::vector<FrameRecord> trace() const;
   /// JSON: {"target":..., "policy":..., "profile_device":..., "frames":[...], "stats":{...}}; atomic write.
   void writeTrace(const std::string& path) const;
@@ -310,9 +313,9 @@ class RuntimeManager {
   PolicyContext ctx_;
   Decision last_;
   bool suspended_ = false, keep_trace_ = true;
-  std::size_t max_records_ = 1000000;
+  std::size_t max_records_ = kDefaultTraceFrames;
   ManagerStats stats_;
-  std::vector<FrameRecord> trace_;
+  std::deque<FrameRecord> trace_;  // newest last; the oldest drop out at max_records_
   std::function<void(const FrameRecord&)> callback_;
   bool per_threads_ = false;
   int stale_frames_ = 30;

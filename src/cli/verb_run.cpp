@@ -174,6 +174,7 @@ int runRun(const std::vector<std::string>& argv) {
   if (slowdown != "per-threads" && slowdown != "global")
     throw InvalidArgument(fmt::format("--slowdown: '{}' is neither per-threads nor global", slowdown));
   ManagedModel managed(model, profile, governor, sensor, std::move(policy));
+  managed.manager().keepTrace(true, static_cast<std::size_t>(frames_n));  // the whole run goes into --trace
   managed.manager().setSlowdownPerThreads(slowdown == "per-threads");
   managed.setTarget(target);
   Competitor competitor;

@@ -125,7 +125,10 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     stats_.slowdown_std = std::sqrt(rec.slowdown_var);
     stats_.jumps_detected = estimator_.jumps();
     stats_.last_reason = last_.reason;
-    if (keep_trace_ && trace_.size() < max_records_) trace_.push_back(rec);
+    if (keep_trace_ && max_records_ > 0) {
+      if (trace_.size() >= max_records_) trace_.pop_front();
+      trace_.push_back(rec);
+    }
     cb = callback_;
   }
   if (cb) cb(rec);
@@ -147,11 +150,13 @@ void RuntimeManager::keepTrace(bool on, std::size_t max_records) {
   std::lock_guard<std::mutex> lock(mutex_);
   keep_trace_ = on;
   max_records_ = max_records;
+  if (!on) trace_.clear();
+  while (trace_.size() > max_records_) trace_.pop_front();
 }
 
 std::vector<FrameRecord> RuntimeManager::trace() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return trace_;
+  return {trace_.begin(), trace_.end()};
 }
 
 void RuntimeManager::writeTrace(const std::string& path) const {

@@ -220,6 +220,23 @@ TEST_CASE("trace: every frame is recorded with its reason and written as JSON") 
   CHECK(std::string(buf).find('{') != std::string::npos);
 }
 
+TEST_CASE("trace: a bounded window of the newest frames, so a long-running host does not grow") {
+  RuntimeManager m(syntheticProfile(), budget(12));
+  m.keepTrace(true, 5);
+  runFrames(m, 12, 1.0);
+  auto t = m.trace();
+  REQUIRE(t.size() == 5);
+  CHECK(t.front().frame + 4 == t.back().frame);  // consecutive, newest last
+  CHECK(t.back().frame == m.stats().frames - 1);
+  m.keepTrace(true, 2);  // shrinking keeps the newest
+  CHECK(m.trace().size() == 2);
+  CHECK(m.trace().back().frame == t.back().frame);
+  m.keepTrace(false);
+  runFrames(m, 3, 1.0);
+  CHECK(m.trace().empty());
+  CHECK(m.stats().frames == 15);
+}
+
 namespace {
 // small/medium/large on 1 and 2 threads: 2 threads 5/10/20 ms, 1 thread 8/16/32 ms.
 Profile threadsProfile() {
