@@ -180,6 +180,8 @@ class DynamicModel {
   /// calls are serialised (each decision is paired with its own measurement).
   /// @{
   /// Install the profile, governor, sensor and policy (replacing earlier ones; a target in force stays in force).
+  /// With several thread counts in the profile, the manager tracks a slowdown per thread count
+  /// (RuntimeManager::setSlowdownPerThreads), so a competitor on one core moves it to the thread count it spares.
   /// Throws InvalidArgument when the profile names operating points this package lacks or uses knobs the
   /// governor does not have.
   void setRuntime(RuntimeOptions options);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -284,8 +285,14 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
     profile.model = impl_->info.path;
     profile.device = "this device (measured by setRuntime)";
   }
+  std::set<std::int64_t> thread_counts;
+  for (const auto& e : profile.entries)
+    if (auto t = e.hw.find("threads"); t != e.hw.end()) thread_counts.insert(t->second);
   auto next = std::make_shared<ManagedModel>(*this, std::move(profile), std::move(options.governor),
                                              std::move(options.sensor), std::move(options.policy));
+  // Another process on one core slows a thread count that no longer finds a free core far more than one that
+  // does: with several thread counts to choose from, track a slowdown per thread count (as `dyndnn run` does).
+  if (thread_counts.size() > 1) next->manager().setSlowdownPerThreads(true);
   std::shared_ptr<ManagedModel> previous;
   {
     std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
