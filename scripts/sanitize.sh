@@ -7,7 +7,8 @@
 # inside uninstrumented OpenMP runtimes are false positives), so what TSan checks is dyndnn's own code.
 # Only the C++ test executables are built (no CLI, Python module, examples or benchmarks), at -O1 with line
 # tables only (-g1): enough for symbolised reports at about half the compile time of -O2 -g. CI runs both
-# (.ci/run); a clean build with 2 cores takes minutes, see the numbers in .ci/run.
+# (.ci/run): from scratch on 2 cores without ccache, about 10 minutes for address and 7 for thread (build and
+# tests; the numbers are in .ci/run).
 # Environment: DYNDNN_SANITIZE_BUILD_DIR (default build-address / build-thread), JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
