@@ -265,18 +265,7 @@ json twoScenario(const Options& o, const std::vector<SimOp>& ops) {
 // stops; the budget tightens. Oracle: per phase, the most accurate (op, threads) whose fixed run settled within
 // 5 frames and then kept >= 95% of frames within budget.
 json contentionScenario(const std::vector<SimOp>& ops) {
-  hw::PlatformProfile two;
-  two.name = "two-core CPU (like the development VM: no DVFS)";
-  hw::PowerDomainModel d;
-  d.name = "cpu";
-  d.unit = "kHz";
-  d.cpus = {0, 1};
-  d.opps = {{2000000, 1000}};
-  d.capacitance = 300;
-  d.static_watts = 0.5;
-  d.initial_freq = 2000000;
-  two.domains = {d};
-  two.provenance = "ASSUMED: one 2 GHz level, C = 300, 0.5 W static";
+  const hw::PlatformProfile two = hw::twoCoreProfile();
   const Profile prof = simulatedProfile(two, ops, {{"cpu", {1, 2}}});
   const std::uint64_t n = 300;
   const HardwareState t2 = {{freqKnob("cpu"), 2000000}, {"threads", 2}, {"cluster", 0}};

@@ -215,7 +215,6 @@ class DynamicModel {
   at::Tensor inferDirect(const ImageView& image) const;
   void setSubnetDirect(const std::string& operating_point);
   std::shared_ptr<ManagedModel> managedModel() const;
-  void suspendManager();
 
   struct Impl;
   explicit DynamicModel(std::unique_ptr<Impl> impl);

@@ -51,9 +51,17 @@ struct DynamicModel::Impl {
   std::optional<PendingSwitch> pending;
   std::string last_switch_error;
 
-  // The runtime manager (setRuntime/setTarget); its own mutex, so infer() only copies the pointer under it.
+  // The runtime manager (setRuntime/setTarget); its own mutex, so infer() only copies the pointer under it, and
+  // only once a runtime exists (has_runtime): a model never given a target pays one atomic load per frame.
   mutable std::mutex runtime_mutex;
   std::shared_ptr<ManagedModel> managed;
+  std::atomic<bool> has_runtime{false};
+
+  std::shared_ptr<ManagedModel> managedModel() const {
+    if (!has_runtime.load(std::memory_order_acquire)) return nullptr;
+    std::lock_guard<std::mutex> lock(runtime_mutex);
+    return managed;
+  }
 
   // What to build for an operating point / explicit config, and the cache key it goes under.
   struct Request {
@@ -126,6 +134,14 @@ struct DynamicModel::Impl {
     return active;
   }
 
+  // A manual switch takes control back from the runtime manager (until the next setTarget()). The request was
+  // validated when it was made, so a bad name or config leaves the manager running.
+  void switchManually(const Request& r, bool wait) {
+    if (auto m = managedModel()) m->suspend();
+    if (wait) activateNow(r);
+    else request(r);
+  }
+
   at::Tensor run(const ActiveSubnet& a, const at::Tensor& x) const {
     at::NoGradGuard no_grad;
     engine::useThreads(threads.load(std::memory_order_relaxed));
@@ -183,27 +199,10 @@ DynamicModel::~DynamicModel() = default;
 const PackageInfo& DynamicModel::info() const { return impl_->info; }
 const std::vector<OperatingPoint>& DynamicModel::operatingPoints() const { return impl_->package.operating_points; }
 
-// A manual switch takes control back from the runtime manager (until the next setTarget()).
-void DynamicModel::setSubnet(const std::string& name) {
-  auto request = impl_->byName(name);  // validate first: a bad name must not suspend the manager
-  suspendManager();
-  impl_->activateNow(request);
-}
-void DynamicModel::setSubnet(const SubnetConfig& config) {
-  auto request = impl_->byConfig(config);
-  suspendManager();
-  impl_->activateNow(request);
-}
-void DynamicModel::requestSubnet(const std::string& name) {
-  auto request = impl_->byName(name);
-  suspendManager();
-  impl_->request(request);
-}
-void DynamicModel::requestSubnet(const SubnetConfig& config) {
-  auto request = impl_->byConfig(config);
-  suspendManager();
-  impl_->request(request);
-}
+void DynamicModel::setSubnet(const std::string& name) { impl_->switchManually(impl_->byName(name), true); }
+void DynamicModel::setSubnet(const SubnetConfig& config) { impl_->switchManually(impl_->byConfig(config), true); }
+void DynamicModel::requestSubnet(const std::string& name) { impl_->switchManually(impl_->byName(name), false); }
+void DynamicModel::requestSubnet(const SubnetConfig& config) { impl_->switchManually(impl_->byConfig(config), false); }
 void DynamicModel::setSubnetDirect(const std::string& name) { impl_->activateNow(impl_->byName(name)); }
 
 bool DynamicModel::switchPending() const {
@@ -262,14 +261,7 @@ void DynamicModel::setThreads(int threads) {
 
 int DynamicModel::threads() const { return impl_->threads.load(std::memory_order_relaxed); }
 
-std::shared_ptr<ManagedModel> DynamicModel::managedModel() const {
-  std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
-  return impl_->managed;
-}
-
-void DynamicModel::suspendManager() {
-  if (auto m = managedModel()) m->suspend();
-}
+std::shared_ptr<ManagedModel> DynamicModel::managedModel() const { return impl_->managedModel(); }
 
 void DynamicModel::setRuntime(RuntimeOptions options) {
   runtime::Profile profile;
@@ -280,7 +272,7 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
     po.warmup = options.profile_warmup;
     po.runs = options.profile_runs;
     po.states = options.profile_states.empty() ? threadCountStates() : options.profile_states;
-    suspendManager();  // the measurement drives the model by hand
+    if (auto m = managedModel()) m->suspend();  // the measurement drives the model by hand
     measureProfile(*this, options.governor.get(), options.sensor.get(), po, profile);
     profile.model = impl_->info.path;
     profile.device = "this device (measured by setRuntime)";
@@ -299,6 +291,7 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
     previous = std::move(impl_->managed);
     impl_->managed = next;
   }
+  impl_->has_runtime.store(true, std::memory_order_release);
   if (previous && previous->managed()) next->setTarget(previous->manager().target());
 }
 

@@ -50,6 +50,22 @@ PlatformProfile xavierNxProfile() {
   return p;
 }
 
+PlatformProfile twoCoreProfile() {
+  PlatformProfile p;
+  p.name = "two-core CPU (like the development VM: no DVFS)";
+  PowerDomainModel d;
+  d.name = "cpu";
+  d.unit = "kHz";
+  d.cpus = {0, 1};
+  d.opps = {{2000000, 1000}};
+  d.capacitance = 300;
+  d.static_watts = 0.5;
+  d.initial_freq = 2000000;
+  p.domains = {d};
+  p.provenance = "ASSUMED: one 2 GHz level, C = 300, 0.5 W static";
+  return p;
+}
+
 PlatformProfile odroidXu3Profile() {
   PlatformProfile p;
   p.name = "odroid-xu3";

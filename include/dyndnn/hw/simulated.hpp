@@ -47,6 +47,9 @@ struct PlatformProfile {
 PlatformProfile xavierNxProfile();
 /// Odroid XU3 (Exynos 5422): A7 cpu0-3 and A15 cpu4-7 with the exynos5800 OPP table and C = 90 / 310.
 PlatformProfile odroidXu3Profile();
+/// A two-core CPU without DVFS, like the development VM: one 2 GHz level, C = 300, 0.5 W static (assumed); the
+/// contention experiments' simulated counterpart.
+PlatformProfile twoCoreProfile();
 
 /// Work to run on the simulated device.
 struct SimulatedWork {

@@ -122,17 +122,7 @@ TEST_CASE("arbiter: two models with different budgets are placed on different cl
 }
 
 TEST_CASE("simulation: a competitor taking one of two cores; per-thread-count slowdown keeps the budget") {
-  dyndnn::hw::PlatformProfile two;
-  two.name = "two-core";
-  dyndnn::hw::PowerDomainModel d;
-  d.name = "cpu";
-  d.unit = "kHz";
-  d.cpus = {0, 1};
-  d.opps = {{2000000, 1000}};
-  d.capacitance = 300;
-  d.static_watts = 0.5;
-  d.initial_freq = 2000000;
-  two.domains = {d};
+  const dyndnn::hw::PlatformProfile two = dyndnn::hw::twoCoreProfile();
   const std::vector<SimOp> three = {{"s", 20e6, 85.0, 12.0}, {"m", 60e6, 89.0, 42.0}, {"l", 150e6, 91.0, 70.0}};
   const auto prof = simulatedProfile(two, three, {{"cpu", {1, 2}}});
   // Budget 45 ms: l fits on 2 threads (70 / 1.74 = 40 ms), not on 1. Under the competitor 2 threads run at half
