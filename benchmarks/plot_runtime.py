@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Plots for the runtime manager benchmarks (BENCHMARKS.md, section "Runtime manager").
 
-  /usr/bin/python3 benchmarks/plot_runtime.py [--sim RESULT.json ...] [--contention RESULT.json] [--outdir DIR]
+  /usr/bin/python3 benchmarks/plot_runtime.py [--sim RESULT.json ...] [--contention RESULT.json]
+                                              [--two-workloads RESULT.json] [--outdir DIR]
 """
 import argparse
 import json
@@ -132,10 +133,42 @@ def plot_contention(path, outdir):
     plt.close(fig)
 
 
+def plot_two_workloads(path, outdir):
+    """Real two-workload run: per set-up, each model's share of frames within budget and top-1 per 20-frame window."""
+    r = json.load(open(path))
+    order = ["arbiter", "independent_pinning", "independent_linux", "fixed_largest"]
+    setups = {k: r["setups"][k] for k in order if k in r["setups"]}
+    accs = [e["accuracy"] for e in r["profile_pinned"]["entries"]]
+    fig, ax = plt.subplots(len(setups), 1, figsize=(10, 2.2 * len(setups)), sharex=True)
+    for a, (name, s) in zip(ax, setups.items()):
+        a2 = a.twinx()
+        for model, colour in (("detector", "tab:blue"), ("classifier", "tab:orange")):
+            w = s[model]["windows"]
+            x = [20 * i for i in range(len(w))]
+            a.plot(x, [100 * v["within"] for v in w], color=colour, lw=0.8,
+                   label=f"{model} within budget ({100 * s[model]['within_budget']:.1f}%)")
+            a2.plot(x, [v["accuracy"] for v in w], color=colour, lw=0.6, ls=":")
+        a2.set_ylim(min(accs) - 0.5, max(accs) + 0.5)
+        a.axhline(95, color="k", ls="--", lw=0.6)
+        a.set_ylim(0, 105)
+        a.set_ylabel("% in budget", fontsize=7)
+        a2.set_ylabel("top-1 of op (dotted)", fontsize=7)
+        a.set_title(name, fontsize=8)
+        a.legend(fontsize=7, loc="lower left")
+    ax[-1].set_xlabel("frame of the model (20-frame windows; dashed: 95%)")
+    b = r["budgets_ms"]
+    fig.suptitle(f"Two models in one process on this 2-core machine: detector budget {b['detector']:.2f} ms, "
+                 f"classifier {b['classifier']:.2f} ms", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, "two_workloads_real.png"), dpi=110)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sim", nargs="*", default=[])
     ap.add_argument("--contention")
+    ap.add_argument("--two-workloads")
     ap.add_argument("--outdir", default=os.path.join(os.path.dirname(__file__), "figures"))
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
@@ -144,6 +177,8 @@ def main():
         plot_sim_contention(p, a.outdir)
     if a.contention:
         plot_contention(a.contention, a.outdir)
+    if a.two_workloads:
+        plot_two_workloads(a.two_workloads, a.outdir)
 
 
 if __name__ == "__main__":
