@@ -2,6 +2,7 @@
 // the layout its kernels prefer); on CPU it is the portable fallback when oneDNN is not available.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include "engine/execution_plan.hpp"
 

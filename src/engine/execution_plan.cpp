@@ -1,6 +1,7 @@
 #include "engine/execution_plan.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
 

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <ftw.h>
+#include <unistd.h>
 
 #include "format/safetensors.hpp"
 
@@ -21,11 +23,14 @@ std::string tempDir() {
   static int counter = 0;
   auto dir = fs::temp_directory_path() / ("dyndnn_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   fs::create_directories(dir);
+  // Removed at exit with nftw, not std::filesystem::remove_all: PyTorch's pip wheels export their own copy of
+  // remove_all from libtorch.so, which jumps to address 0 when called during static destruction (seen with
+  // LibTorch 2.11 on the GPU machine; PyTorch issue 133437).
   struct Cleanup {
     std::vector<fs::path> dirs;
     ~Cleanup() {
-      std::error_code ec;
-      for (auto& d : dirs) fs::remove_all(d, ec);
+      auto remove_one = [](const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); };
+      for (auto& d : dirs) ::nftw(d.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS);
     }
   };
   static Cleanup cleanup;
