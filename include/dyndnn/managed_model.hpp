@@ -46,6 +46,14 @@ class ManagedModel {
   /// then comes from arbiter->decide(id) (within the model's placement, shared knobs at what every running model
   /// needs) and arbiter->done(id) follows the frame. nullptr detaches.
   void attach(std::shared_ptr<runtime::HardwareArbiter> arbiter, int id);
+  /// Register with `arbiter` (registration.manager is set to this model's) and attach, then re-arbitrate. The
+  /// registration is this object's: leave() or the destructor removes it and re-arbitrates the others. From then
+  /// on setTarget() re-arbitrates too (a placement depends on the target). Throws InvalidArgument for a null
+  /// arbiter, a duplicate name, or when no placement is free for some model.
+  void join(std::shared_ptr<runtime::HardwareArbiter> arbiter, runtime::HardwareArbiter::Registration registration);
+  /// Leave the arbiter joined with join() (nothing otherwise); the model then decides alone again.
+  void leave();
+  ~ManagedModel();
 
   at::Tensor infer(const at::Tensor& input);
   at::Tensor infer(const ImageView& image);
@@ -63,6 +71,7 @@ class ManagedModel {
   std::shared_ptr<hw::PowerSensor> sensor_;
   std::shared_ptr<runtime::HardwareArbiter> arbiter_;
   int arbiter_id_ = 0;
+  bool owns_registration_ = false;  // joined (not merely attached): removed from the arbiter on leave()
   std::mutex mutex_;
   std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };

@@ -107,6 +107,11 @@ struct RuntimeOptions {
   /// counts 1 .. min(usable CPUs, 4)), `profile_warmup` + `profile_runs` inferences each on random input.
   std::vector<runtime::HardwareState> profile_states;
   int profile_warmup = 3, profile_runs = 10;
+  /// Several models on one device: join this per-process arbiter under `registration` (name, priority, placements,
+  /// exclusive knob; its manager is filled in). The arbiter re-arbitrates when the model joins, when its target
+  /// changes and when it leaves (another setRuntime() or destruction); each frame's decision then comes from it.
+  std::shared_ptr<runtime::HardwareArbiter> arbiter;
+  runtime::HardwareArbiter::Registration registration;
 };
 
 /// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.

@@ -365,6 +365,8 @@ class HardwareArbiter {
   /// decide() for every model (a batch step for callers that run all models in lock step).
   std::map<int, Decision> decideAll();
   HardwareState granted(int id) const;
+  /// The placement granted to the model registered as `name` (InvalidArgument when there is none).
+  HardwareState granted(const std::string& name) const;
   std::vector<int> ids() const;
 
  private:

@@ -289,11 +289,19 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
   std::shared_ptr<ManagedModel> previous;
   {
     std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
-    previous = std::move(impl_->managed);
+    previous = impl_->managed;
+  }
+  // The previous runtime leaves its arbiter first (its name is free again); a frame still running on it keeps its
+  // decision. The new one joins before it is installed, so a failed join leaves the model as it was, minus the
+  // old membership.
+  if (previous) previous->leave();
+  if (previous && previous->managed()) next->setTarget(previous->manager().target());
+  if (options.arbiter) next->join(options.arbiter, std::move(options.registration));
+  {
+    std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
     impl_->managed = next;
   }
   impl_->has_runtime.store(true, std::memory_order_release);
-  if (previous && previous->managed()) next->setTarget(previous->manager().target());
 }
 
 void DynamicModel::setTarget(const runtime::Target& target) {

@@ -50,6 +50,12 @@ HardwareState HardwareArbiter::granted(int id) const {
   return it == granted_.end() ? HardwareState{} : it->second;
 }
 
+HardwareState HardwareArbiter::granted(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = granted_.find(idOf(name));
+  return it == granted_.end() ? HardwareState{} : it->second;
+}
+
 void HardwareArbiter::rearbitrate() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<int> order;

@@ -43,6 +43,7 @@ void ManagedModel::setTarget(const runtime::Target& target) {
   std::lock_guard<std::mutex> lock(mutex_);
   manager_->setTarget(target);
   has_target_ = true;
+  if (owns_registration_) arbiter_->rearbitrate();  // the best placement depends on the target
 }
 
 void ManagedModel::setSubnet(const std::string& operating_point) {
@@ -71,6 +72,46 @@ void ManagedModel::attach(std::shared_ptr<runtime::HardwareArbiter> arbiter, int
   arbiter_ = std::move(arbiter);
   arbiter_id_ = id;
 }
+
+void ManagedModel::join(std::shared_ptr<runtime::HardwareArbiter> arbiter,
+                        runtime::HardwareArbiter::Registration registration) {
+  if (!arbiter) throw InvalidArgument("managed model: join() needs an arbiter");
+  leave();
+  registration.manager = manager_;
+  const int id = arbiter->add(std::move(registration));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    arbiter_ = arbiter;
+    arbiter_id_ = id;
+    owns_registration_ = true;
+  }
+  try {
+    arbiter->rearbitrate();
+  } catch (...) {
+    leave();
+    throw;
+  }
+}
+
+void ManagedModel::leave() {
+  std::shared_ptr<runtime::HardwareArbiter> arbiter;
+  int id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!owns_registration_) return;
+    arbiter = std::move(arbiter_);
+    id = arbiter_id_;
+    owns_registration_ = false;
+  }
+  arbiter->remove(id);
+  try {
+    arbiter->rearbitrate();  // a placement this model held may now suit another
+  } catch (const std::exception&) {
+    // The others keep their last placements: leaving must not fail.
+  }
+}
+
+ManagedModel::~ManagedModel() { leave(); }
 
 template <class In>
 at::Tensor ManagedModel::run(const In& input) {

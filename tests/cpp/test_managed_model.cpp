@@ -107,6 +107,66 @@ TEST_CASE("managed model: decisions go through the hardware arbiter once attache
   CHECK(model.activeName() == "random0");  // least energy among the accurate enough ones, all equal power: fastest
 }
 
+TEST_CASE("dynamic models join one arbiter through RuntimeOptions: placements by priority, freed on leaving") {
+  // Two placements ("affinity" cpu0 / cpu1, as bench_two_workloads uses them); both models prefer cpu0 (less
+  // power there). No governor: the arbitration is checked, the hardware is left alone.
+  auto profileOnCores = [](const DynamicModel& m) {
+    runtime::Profile p;
+    for (std::int64_t mask : {1, 2})
+      for (std::size_t i = 0; i < m.operatingPoints().size(); ++i) {
+        runtime::ProfileEntry e;
+        e.op = m.operatingPoints()[i].name;
+        e.hw = {{"affinity", mask}, {"threads", 1}};
+        e.accuracy = 60.0 + static_cast<double>(i % 7);
+        e.latency_ms = 1000.0;  // far above any real latency: nothing here depends on timing
+        e.power_w = mask == 1 ? 1.0 : 2.0;
+        p.entries.push_back(e);
+      }
+    return p;
+  };
+  auto arbiter = std::make_shared<runtime::HardwareArbiter>();
+  const std::vector<runtime::HardwareState> cores = {{{"affinity", 1}}, {{"affinity", 2}}};
+  auto join = [&](DynamicModel& m, const std::string& name, int priority) {
+    RuntimeOptions o;
+    o.profile = profileOnCores(m);
+    o.arbiter = arbiter;
+    o.registration = {name, priority, nullptr, cores, "affinity"};
+    m.setRuntime(std::move(o));
+  };
+  runtime::Target t;
+  t.latency_ms = 1e6;
+  t.objective = runtime::Objective::LeastEnergy;
+  const at::Tensor x = at::rand({1, 1, 28, 28});
+
+  auto classifier = DynamicModel::load(test::fixture("fmnist.dyn"));
+  join(classifier, "classifier", 0);
+  classifier.setTarget(t);
+  CHECK(arbiter->granted("classifier").at("affinity") == 1);  // alone: its preferred core
+  {
+    auto detector = DynamicModel::load(test::fixture("fmnist.dyn"));
+    join(detector, "detector", 1);
+    detector.setTarget(t);
+    CHECK(arbiter->granted("detector").at("affinity") == 1);  // higher priority takes cpu0
+    CHECK(arbiter->granted("classifier").at("affinity") == 2);
+    (void)detector.infer(x);
+    (void)classifier.infer(x);
+    CHECK(detector.runtimeStats().current_hw.at("affinity") == 1);
+    CHECK(classifier.runtimeStats().current_hw.at("affinity") == 2);
+
+    auto other = DynamicModel::load(test::fixture("fmnist.dyn"));
+    CHECK_THROWS_WITH(join(other, "detector", 0), Catch::Contains("already registered"));
+    CHECK(arbiter->ids().size() == 2);
+  }  // the detector is destroyed: it leaves, and the classifier gets cpu0 back
+  CHECK(arbiter->ids().size() == 1);
+  CHECK(arbiter->granted("classifier").at("affinity") == 1);
+  (void)classifier.infer(x);
+  CHECK(classifier.runtimeStats().current_hw.at("affinity") == 1);
+
+  classifier.setRuntime(RuntimeOptions{profileOnCores(classifier)});  // a runtime without the arbiter: it leaves
+  CHECK(arbiter->ids().empty());
+  CHECK(classifier.managed());  // the target carries over
+}
+
 TEST_CASE("managed model: the threads knob sets the model's own thread count") {
   auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
   CHECK_THROWS_AS(model.setThreads(-1), InvalidArgument);
