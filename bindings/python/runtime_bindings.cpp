@@ -199,9 +199,11 @@ Made by `dyndnn profile FILE -o P.json`, by measure_profile(), or by hand (entri
       .def("__len__", [](const runtime::Profile& p) { return p.entries.size(); });
 
   mod.def("measure_profile", [](DynamicModel& m, const py::object& threads, int warmup, int runs,
-                                std::shared_ptr<hw::Governor> governor) {
+                                std::shared_ptr<hw::Governor> governor, const py::object& states) {
         ProfilingOptions o;
-        o.states = threadStatesFrom(threads);
+        if (!threads.is_none() && !states.is_none())
+          throw InvalidArgument("measure_profile: give threads or states, not both");
+        o.states = states.is_none() ? threadStatesFrom(threads) : states.cast<std::vector<HardwareState>>();
         o.warmup = warmup;
         o.runs = runs;
         runtime::Profile p;
@@ -211,8 +213,23 @@ Made by `dyndnn profile FILE -o P.json`, by measure_profile(), or by hand (entri
         p.device = "this device (measure_profile)";
         return p;
       }, py::arg("model"), py::arg("threads") = py::none(), py::arg("warmup") = 5, py::arg("runs") = 30,
-      py::arg("governor") = nullptr,
-      "Measure latency of every operating point on each thread count in `threads` (default: the model's).");
+      py::arg("governor") = nullptr, py::arg("states") = py::none(),
+      "Measure latency of every operating point on each thread count in `threads` (default: the model's), or on "
+      "each hardware state in `states` (dicts knob -> level, e.g. {'affinity': 1 << cpu, 'threads': 1}; knobs other "
+      "than threads need a governor that has them).");
+
+  py::class_<runtime::HardwareArbiter, std::shared_ptr<runtime::HardwareArbiter>>(mod, "HardwareArbiter",
+                                                                                 R"(One per process: models that share
+the device join it (DynamicModel.set_runtime(arbiter=..., name=..., priority=..., placements=[...],
+exclusive_knob=...)). Higher priority chooses its placement first, no two models take the same exclusive resource,
+shared knobs (applied through `governor`, if given) go to the highest level a running model needs; each model
+then picks its operating point within what it was granted.)")
+      .def(py::init<std::shared_ptr<hw::Governor>>(), py::arg("governor") = nullptr)
+      .def("rearbitrate", &runtime::HardwareArbiter::rearbitrate, py::call_guard<py::gil_scoped_release>(),
+           "Recompute every model's placement (joining, leaving and set_target() do this already).")
+      .def("granted", py::overload_cast<const std::string&>(&runtime::HardwareArbiter::granted, py::const_),
+           py::arg("name"), "The placement granted to the model that joined as `name`.")
+      .def("__len__", [](const runtime::HardwareArbiter& a) { return a.ids().size(); });
 
   model
       .def("set_target",
@@ -238,8 +255,15 @@ set_runtime(), the first call measures a profile here (about 13 inferences per o
 set_subnet()/request_subnet() suspend the manager until the next set_target().)")
       .def("set_runtime",
            [](DynamicModel& m, const py::object& profile, std::shared_ptr<hw::Governor> governor,
-              const py::object& threads, int warmup, int runs) {
+              const py::object& threads, int warmup, int runs, std::shared_ptr<runtime::HardwareArbiter> arbiter,
+              const std::string& name, int priority, const std::vector<HardwareState>& placements,
+              const std::string& exclusive_knob) {
              RuntimeOptions o;
+             if (!arbiter && (!name.empty() || !placements.empty() || !exclusive_knob.empty()))
+               throw InvalidArgument("set_runtime: name, placements and exclusive_knob belong to an arbiter; pass "
+                                     "arbiter=dyndnn.HardwareArbiter() too");
+             o.arbiter = std::move(arbiter);
+             o.registration = {name, priority, nullptr, placements, exclusive_knob};
              if (py::isinstance<py::str>(profile)) o.profile = runtime::Profile::load(profile.cast<std::string>());
              else if (!profile.is_none()) o.profile = profile.cast<runtime::Profile>();
              o.governor = std::move(governor);
@@ -251,8 +275,12 @@ set_subnet()/request_subnet() suspend the manager until the next set_target().)"
            },
            py::kw_only(), py::arg("profile") = py::none(), py::arg("governor") = nullptr,
            py::arg("threads") = py::none(), py::arg("warmup") = 3, py::arg("runs") = 10,
+           py::arg("arbiter") = nullptr, py::arg("name") = "", py::arg("priority") = 0,
+           py::arg("placements") = std::vector<HardwareState>{}, py::arg("exclusive_knob") = "",
            "Install the manager's profile (a Profile or a path to profile JSON; None: measure here over "
-           "`threads`, default 1..min(CPUs, 4)) and an optional hw.Governor for DVFS/cores.")
+           "`threads`, default 1..min(CPUs, 4)) and an optional hw.Governor for DVFS/cores. With `arbiter`, the "
+           "model joins it as `name` with `priority` and its alternative `placements` (e.g. [{'affinity': 1}, "
+           "{'affinity': 2}] with exclusive_knob='affinity'); it leaves on the next set_runtime() or when deleted.")
       .def_property_readonly("managed", &DynamicModel::managed, "True while a target is in force.")
       .def("runtime_stats",
            [](const DynamicModel& m) {

@@ -72,6 +72,7 @@ class ManagedModel {
   std::shared_ptr<runtime::HardwareArbiter> arbiter_;
   int arbiter_id_ = 0;
   bool owns_registration_ = false;  // joined (not merely attached): removed from the arbiter on leave()
+  runtime::HardwareArbiter::Registration registration_;  // as joined (DynamicModel rejoins it when a new runtime fails)
   std::mutex mutex_;
   std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };

@@ -265,6 +265,8 @@ int DynamicModel::threads() const { return impl_->threads.load(std::memory_order
 std::shared_ptr<ManagedModel> DynamicModel::managedModel() const { return impl_->managedModel(); }
 
 void DynamicModel::setRuntime(RuntimeOptions options) {
+  if (options.arbiter && options.registration.name.empty())  // before any profiling
+    throw InvalidArgument("setRuntime: joining an arbiter needs RuntimeOptions::registration.name (unique per arbiter)");
   runtime::Profile profile;
   if (options.profile) {
     profile = std::move(*options.profile);
@@ -291,12 +293,29 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
     std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
     previous = impl_->managed;
   }
-  // The previous runtime leaves its arbiter first (its name is free again); a frame still running on it keeps its
-  // decision. The new one joins before it is installed, so a failed join leaves the model as it was, minus the
-  // old membership.
-  if (previous) previous->leave();
+  // The previous runtime leaves its arbiter first (its name is free again; a frame still running on it keeps its
+  // decision). The new one joins before it is installed; if that fails, the previous one rejoins and stays.
+  std::shared_ptr<runtime::HardwareArbiter> old_arbiter;
+  runtime::HardwareArbiter::Registration old_registration;
+  if (previous) {
+    {
+      std::lock_guard<std::mutex> lock(previous->mutex_);
+      if (previous->owns_registration_) {
+        old_arbiter = previous->arbiter_;
+        old_registration = previous->registration_;
+      }
+    }
+    previous->leave();
+  }
   if (previous && previous->managed()) next->setTarget(previous->manager().target());
-  if (options.arbiter) next->join(options.arbiter, std::move(options.registration));
+  if (options.arbiter) {
+    try {
+      next->join(options.arbiter, std::move(options.registration));
+    } catch (...) {
+      if (old_arbiter) previous->join(old_arbiter, old_registration);
+      throw;
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(impl_->runtime_mutex);
     impl_->managed = next;

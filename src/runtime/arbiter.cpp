@@ -16,6 +16,7 @@ HardwareArbiter::HardwareArbiter(std::shared_ptr<hw::Governor> governor) : gover
 
 int HardwareArbiter::add(Registration r) {
   if (!r.manager) throw InvalidArgument("hardware arbiter: add() needs a RuntimeManager");
+  if (r.name.empty()) throw InvalidArgument("hardware arbiter: a model needs a name to register (unique per arbiter)");
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [id, m] : models_)
     if (m.name == r.name) throw InvalidArgument(fmt::format("hardware arbiter: a model named '{}' is already registered", r.name));

@@ -78,12 +78,13 @@ void ManagedModel::join(std::shared_ptr<runtime::HardwareArbiter> arbiter,
   if (!arbiter) throw InvalidArgument("managed model: join() needs an arbiter");
   leave();
   registration.manager = manager_;
-  const int id = arbiter->add(std::move(registration));
+  const int id = arbiter->add(registration);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     arbiter_ = arbiter;
     arbiter_id_ = id;
     owns_registration_ = true;
+    registration_ = std::move(registration);
   }
   try {
     arbiter->rearbitrate();

@@ -156,6 +156,10 @@ TEST_CASE("dynamic models join one arbiter through RuntimeOptions: placements by
     auto other = DynamicModel::load(test::fixture("fmnist.dyn"));
     CHECK_THROWS_WITH(join(other, "detector", 0), Catch::Contains("already registered"));
     CHECK(arbiter->ids().size() == 2);
+    // A model whose new runtime cannot join keeps its old one, membership included.
+    CHECK_THROWS_WITH(join(classifier, "detector", 0), Catch::Contains("already registered"));
+    CHECK(arbiter->ids().size() == 2);
+    CHECK(arbiter->granted("classifier").at("affinity") == 2);
   }  // the detector is destroyed: it leaves, and the classifier gets cpu0 back
   CHECK(arbiter->ids().size() == 1);
   CHECK(arbiter->granted("classifier").at("affinity") == 1);

@@ -109,3 +109,58 @@ def test_stub_lists_every_public_name():
     for name in dir(dyndnn.DynamicModel):
         if not name.startswith("_"):
             assert f"def {name}" in stub, name
+
+
+def test_two_models_share_one_arbiter(fixture_dir):
+    """Each joins with its own priority and target; the detector (priority 1) gets the core both prefer, the
+    classifier the other; when the detector goes, the classifier gets it back. No governor: nothing is pinned."""
+    def on_cores(model):
+        p = dyndnn.Profile()
+        for mask, power in ((1, 1.0), (2, 2.0)):
+            for i, op in enumerate(model.operating_points):
+                p.add(op["name"], {"affinity": mask, "threads": 1}, latency_ms=1000.0, latency_std_ms=10.0,
+                      accuracy=60.0 + i, power_w=power)
+        return p
+
+    arbiter = dyndnn.HardwareArbiter()
+    cores = [{"affinity": 1}, {"affinity": 2}]
+    classifier = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+    detector = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+    classifier.set_runtime(profile=on_cores(classifier), arbiter=arbiter, name="classifier", placements=cores,
+                           exclusive_knob="affinity")
+    detector.set_runtime(profile=on_cores(detector), arbiter=arbiter, name="detector", priority=1, placements=cores,
+                         exclusive_knob="affinity")
+    assert len(arbiter) == 2
+    classifier.set_target(latency_ms=1e6, objective="least_energy")
+    detector.set_target(latency_ms=1e6, objective="least_energy")
+    assert arbiter.granted("detector") == {"affinity": 1}
+    assert arbiter.granted("classifier") == {"affinity": 2}
+    frame = np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)
+    detector.infer(frame)
+    classifier.infer(frame)
+    assert detector.runtime_stats()["hardware"]["affinity"] == 1
+    assert classifier.runtime_stats()["hardware"]["affinity"] == 2
+
+    with pytest.raises(ValueError, match="already registered"):
+        other = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+        other.set_runtime(profile=on_cores(other), arbiter=arbiter, name="detector", placements=cores,
+                          exclusive_knob="affinity")
+    with pytest.raises(ValueError, match="arbiter"):
+        classifier.set_runtime(profile=on_cores(classifier), name="classifier")
+    with pytest.raises(ValueError, match="name"):
+        classifier.set_runtime(profile=on_cores(classifier), arbiter=dyndnn.HardwareArbiter())
+
+    del detector, other
+    import gc
+    gc.collect()
+    assert len(arbiter) == 1
+    assert arbiter.granted("classifier") == {"affinity": 1}
+    with pytest.raises(ValueError, match="detector"):
+        arbiter.granted("detector")
+
+
+def test_measure_profile_on_hardware_states(model):
+    p = dyndnn.measure_profile(model, states=[{"threads": 1}], warmup=1, runs=2)
+    assert {tuple(sorted(e["hw"].items())) for e in p.entries} == {(("threads", 1),)}
+    with pytest.raises(ValueError, match="not both"):
+        dyndnn.measure_profile(model, threads=[1], states=[{"threads": 1}])

@@ -71,8 +71,11 @@ class DynamicModel:
                    objective: str = "most_accuracy", confidence: float = 0.95) -> None:
         """Hand control to the runtime manager ("most_accuracy" or "least_energy" for what is left free)."""
     def set_runtime(self, *, profile: Union[None, str, Profile] = None, governor: Optional["hw.Governor"] = None,
-                    threads: Optional[Sequence[int]] = None, warmup: int = 3, runs: int = 10) -> None:
-        """Install the manager's profile (or measure one over `threads`) and an optional governor."""
+                    threads: Optional[Sequence[int]] = None, warmup: int = 3, runs: int = 10,
+                    arbiter: Optional["HardwareArbiter"] = None, name: str = "", priority: int = 0,
+                    placements: Sequence[HardwareState] = (), exclusive_knob: str = "") -> None:
+        """Install the manager's profile (or measure one over `threads`) and an optional governor; with `arbiter`,
+        join it as `name` with `priority` and alternative `placements` (exclusive on `exclusive_knob`)."""
     @property
     def managed(self) -> bool: ...
     def runtime_stats(self) -> Dict[str, Any]: ...
@@ -83,8 +86,17 @@ class DynamicModel:
 
 
 def measure_profile(model: DynamicModel, threads: Optional[Sequence[int]] = None, warmup: int = 5, runs: int = 30,
-                    governor: Optional["hw.Governor"] = None) -> Profile:
-    """Latency of every operating point on each thread count (default: the model's)."""
+                    governor: Optional["hw.Governor"] = None,
+                    states: Optional[Sequence[HardwareState]] = None) -> Profile:
+    """Latency of every operating point on each thread count (default: the model's) or hardware state."""
+
+
+class HardwareArbiter:
+    """One per process; models sharing the device join it through DynamicModel.set_runtime(arbiter=...)."""
+    def __init__(self, governor: Optional["hw.Governor"] = None) -> None: ...
+    def rearbitrate(self) -> None: ...
+    def granted(self, name: str) -> HardwareState: ...
+    def __len__(self) -> int: ...
 
 
 class hw:  # submodule dyndnn.hw
