@@ -14,11 +14,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def print_phases(e, tag):
+    """Energy, mean frequency and latency per third of the trace (the middle third has the background load)."""
+    print(f"{tag}: energy J / mean frequency MHz / mean latency ms in each third of the trace")
+    for k, v in e["series"].items():
+        n = len(v["energy_j"])
+        cells = []
+        for a, b in ((0, n // 3), (n // 3, 2 * n // 3), (2 * n // 3, n)):
+            mhz = sum(v["freq"][a:b]) / (b - a) / (1e3 if e["domain"] == "cpu" else 1e6)
+            cells.append(f"{sum(v['energy_j'][a:b]):6.2f} / {mhz:5.0f} / {sum(v['latency_ms'][a:b]) / (b - a):6.2f}")
+        print(f"  {k:<16} " + " | ".join(cells))
+
+
 def plot_sim(path, outdir):
     r = json.load(open(path))
     e = r["energy"]
     tag = os.path.splitext(os.path.basename(path))[0]
     s = e["series"]
+    print_phases(e, tag)
     keys = [k for k in ("schedutil", "dyndnn_drop_0.0", "dyndnn_drop_1.0") if k in s]
     fig, ax = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
     n = len(s["schedutil"]["latency_ms"])

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "dyndnn/hw/governor.hpp"
@@ -51,8 +52,14 @@ class ManagedModel {
   /// on setTarget() re-arbitrates too (a placement depends on the target). Throws InvalidArgument for a null
   /// arbiter, a duplicate name, or when no placement is free for some model.
   void join(std::shared_ptr<runtime::HardwareArbiter> arbiter, runtime::HardwareArbiter::Registration registration);
-  /// Leave the arbiter joined with join() (nothing otherwise); the model then decides alone again.
-  void leave();
+  /// An arbiter joined with join() and the registration it was joined under.
+  struct Membership {
+    std::shared_ptr<runtime::HardwareArbiter> arbiter;
+    runtime::HardwareArbiter::Registration registration;
+  };
+  /// Leave the arbiter joined with join(); the model then decides alone again. Returns what it left (nothing
+  /// when it had not joined), so a caller can join() it again.
+  std::optional<Membership> leave();
   ~ManagedModel();
 
   at::Tensor infer(const at::Tensor& input);
@@ -72,7 +79,7 @@ class ManagedModel {
   std::shared_ptr<runtime::HardwareArbiter> arbiter_;
   int arbiter_id_ = 0;
   bool owns_registration_ = false;  // joined (not merely attached): removed from the arbiter on leave()
-  runtime::HardwareArbiter::Registration registration_;  // as joined (DynamicModel rejoins it when a new runtime fails)
+  runtime::HardwareArbiter::Registration registration_;  // as joined, returned by leave()
   std::mutex mutex_;
   std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };

@@ -295,24 +295,13 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
   }
   // The previous runtime leaves its arbiter first (its name is free again; a frame still running on it keeps its
   // decision). The new one joins before it is installed; if that fails, the previous one rejoins and stays.
-  std::shared_ptr<runtime::HardwareArbiter> old_arbiter;
-  runtime::HardwareArbiter::Registration old_registration;
-  if (previous) {
-    {
-      std::lock_guard<std::mutex> lock(previous->mutex_);
-      if (previous->owns_registration_) {
-        old_arbiter = previous->arbiter_;
-        old_registration = previous->registration_;
-      }
-    }
-    previous->leave();
-  }
+  const auto left = previous ? previous->leave() : std::nullopt;
   if (previous && previous->managed()) next->setTarget(previous->manager().target());
   if (options.arbiter) {
     try {
       next->join(options.arbiter, std::move(options.registration));
     } catch (...) {
-      if (old_arbiter) previous->join(old_arbiter, old_registration);
+      if (left) previous->join(left->arbiter, left->registration);
       throw;
     }
   }

@@ -94,22 +94,23 @@ void ManagedModel::join(std::shared_ptr<runtime::HardwareArbiter> arbiter,
   }
 }
 
-void ManagedModel::leave() {
-  std::shared_ptr<runtime::HardwareArbiter> arbiter;
+std::optional<ManagedModel::Membership> ManagedModel::leave() {
+  Membership left;
   int id = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!owns_registration_) return;
-    arbiter = std::move(arbiter_);
+    if (!owns_registration_) return std::nullopt;
+    left = {std::move(arbiter_), std::move(registration_)};
     id = arbiter_id_;
     owns_registration_ = false;
   }
-  arbiter->remove(id);
+  left.arbiter->remove(id);
   try {
-    arbiter->rearbitrate();  // a placement this model held may now suit another
+    left.arbiter->rearbitrate();  // a placement this model held may now suit another
   } catch (const std::exception&) {
     // The others keep their last placements: leaving must not fail.
   }
+  return left;
 }
 
 ManagedModel::~ManagedModel() { leave(); }
