@@ -158,6 +158,10 @@ class DynamicModel {
   /// Which execution backend runs the active sub-network ("onednn" or "aten") and how many bytes it holds.
   std::string backend() const;
   std::size_t activePlanBytes() const;
+  /// The op graph of an operating point as this model runs it, one line per node: op, attributes, shapes,
+  /// MACs, the family's layer name and the kernel the backend chose (builds the plan if it is not cached).
+  /// Throws InvalidArgument for an unknown name.
+  std::string describeGraph(const std::string& operating_point) const;
   PlanCacheStats planCacheStats() const;
   /// Change the plan cache's budget (evicts at once when it shrinks).
   void setPlanCacheBudget(std::size_t bytes);

@@ -16,7 +16,7 @@
 #include "engine/plan_cache.hpp"
 #include "engine/preprocess.hpp"
 #include "format/package.hpp"
-#include "nn/elastic_mbv3.hpp"
+#include "nn/family.hpp"
 
 namespace dyndnn {
 namespace {
@@ -24,12 +24,14 @@ namespace {
 // The sub-network that infer() runs; replaced as a whole so a running call keeps its own.
 struct ActiveSubnet {
   std::string name;
+  SubnetConfig config;
   engine::PlanPtr plan;
 };
 
 // A switch asked for with requestSubnet(), not yet in effect.
 struct PendingSwitch {
   std::string name;
+  SubnetConfig config;
   engine::PlanFuture plan;
 };
 
@@ -37,10 +39,10 @@ struct PendingSwitch {
 
 struct DynamicModel::Impl {
   Impl(format::Package p, const ModelOptions& o)
-      : package(std::move(p)), supernet(package), options(o), threads(o.threads), cache(o.plan_cache_bytes) {}
+      : package(std::move(p)), supernet(nn::openSupernet(package)), options(o), threads(o.threads), cache(o.plan_cache_bytes) {}
 
   format::Package package;
-  nn::ElasticMbv3 supernet;
+  std::unique_ptr<nn::Supernet> supernet;
   ModelOptions options;
   std::atomic<int> threads;  // options.threads, changeable at run time (setThreads)
   PackageInfo info;
@@ -68,14 +70,14 @@ struct DynamicModel::Impl {
   struct Request {
     std::string name, key;
     SubnetConfig config;
-    const nn::BnStats* stats = nullptr;
+    int operating_point = -1;  // whose BN statistics (the supernet's when -1)
   };
 
   Request byName(const std::string& name) const {
     const auto& ops = package.operating_points;
     for (std::size_t i = 0; i < ops.size(); ++i)
       if (ops[i].name == name)
-        return {name, "op:" + name, ops[i].config, ops[i].has_bn_stats ? &supernet.operatingPointStats(i) : nullptr};
+        return {name, "op:" + name, ops[i].config, static_cast<int>(i)};
     std::string known;
     for (const auto& op : ops) known += (known.empty() ? "" : ", ") + op.name;
     throw InvalidArgument(fmt::format("no operating point named '{}' in {} (known: {})", name, info.path,
@@ -83,14 +85,14 @@ struct DynamicModel::Impl {
   }
 
   Request byConfig(const SubnetConfig& config) const {
-    auto n = supernet.normalise(config);
-    return {"", "cfg:" + n.toJson(), n, nullptr};
+    auto n = supernet->normalise(config);
+    return {"", "cfg:" + n.toJson(), n, -1};
   }
 
   engine::PlanCache::Builder builder(const Request& r) const {
-    return [this, config = r.config, stats = r.stats] {
+    return [this, config = r.config, op = r.operating_point] {
       at::NoGradGuard no_grad;
-      auto plan = engine::buildPlan(supernet.materialise(config, stats), device);
+      auto plan = engine::compile(supernet->lower(config, op), device);
       // The plan holds its own packed copy: the supernet pages it read need not stay resident.
       package.file.dropResidentPages();
       return plan;
@@ -99,7 +101,7 @@ struct DynamicModel::Impl {
 
   void activateNow(const Request& r) {
     auto plan = cache.get(r.key, builder(r));
-    auto next = std::make_shared<const ActiveSubnet>(ActiveSubnet{r.name, std::move(plan)});
+    auto next = std::make_shared<const ActiveSubnet>(ActiveSubnet{r.name, r.config, std::move(plan)});
     std::lock_guard<std::mutex> lock(mutex);
     active = std::move(next);
     pending.reset();  // an explicit blocking switch overrides any pending request
@@ -108,7 +110,7 @@ struct DynamicModel::Impl {
   void request(const Request& r) {
     auto future = cache.prepare(r.key, builder(r));
     std::lock_guard<std::mutex> lock(mutex);
-    pending = PendingSwitch{r.name, std::move(future)};
+    pending = PendingSwitch{r.name, r.config, std::move(future)};
     swapIfReadyLocked();
   }
 
@@ -116,7 +118,7 @@ struct DynamicModel::Impl {
   void swapIfReadyLocked() {
     if (!pending || pending->plan.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
     try {
-      active = std::make_shared<const ActiveSubnet>(ActiveSubnet{pending->name, pending->plan.get()});
+      active = std::make_shared<const ActiveSubnet>(ActiveSubnet{pending->name, pending->config, pending->plan.get()});
       last_switch_error.clear();
     } catch (const std::exception& e) {
       last_switch_error = e.what();
@@ -164,14 +166,12 @@ DynamicModel DynamicModel::load(const std::string& path, const ModelOptions& opt
   auto impl = std::make_unique<Impl>(format::Package::open(path, options.verify_checksum), options);
   impl->device = device;
   auto& pkg = impl->package;
-  impl->info = PackageInfo{pkg.path(), pkg.family, pkg.format_version, impl->supernet.arch().n_classes,
+  impl->info = PackageInfo{pkg.path(), pkg.family, pkg.format_version, impl->supernet->numClasses(),
                            pkg.file.fileBytes(), pkg.file.entries().size(), pkg.input};
   if (!pkg.operating_points.empty()) {
     impl->activateNow(impl->byName(pkg.operating_points.front().name));
   } else {
-    const auto& a = impl->supernet.arch();
-    impl->activateNow(impl->byConfig(SubnetConfig{{a.ks_list.back()}, {a.expand_ratio_list.back()},
-                                                  {a.depth_list.back()}, pkg.input.resolutions.back()}));
+    impl->activateNow(impl->byConfig(impl->supernet->largest()));
   }
   pkg.file.dropResidentPages();  // validation read every byte; plans hold what they need
   if (options.prefetch_operating_points) {
@@ -216,10 +216,17 @@ std::string DynamicModel::lastSwitchError() const {
   return impl_->last_switch_error;
 }
 
-SubnetConfig DynamicModel::activeConfig() const { return impl_->currentNoSwap()->plan->config(); }
+SubnetConfig DynamicModel::activeConfig() const { return impl_->currentNoSwap()->config; }
 std::string DynamicModel::activeName() const { return impl_->currentNoSwap()->name; }
 std::string DynamicModel::backend() const { return impl_->currentNoSwap()->plan->backend(); }
 std::size_t DynamicModel::activePlanBytes() const { return impl_->currentNoSwap()->plan->bytes(); }
+
+std::string DynamicModel::describeGraph(const std::string& operating_point) const {
+  const auto r = impl_->byName(operating_point);
+  const auto plan = impl_->cache.get(r.key, impl_->builder(r));
+  return fmt::format("{} on {} ({}, {:.1f} MB)\n{}", operating_point, plan->backend(), r.config.summary(),
+                     plan->bytes() / 1e6, plan->describe());
+}
 
 PlanCacheStats DynamicModel::planCacheStats() const {
   auto s = impl_->cache.stats();
@@ -228,10 +235,10 @@ PlanCacheStats DynamicModel::planCacheStats() const {
 
 void DynamicModel::setPlanCacheBudget(std::size_t bytes) { impl_->cache.setBudget(bytes); }
 
-SubnetConfig DynamicModel::normalise(const SubnetConfig& config) const { return impl_->supernet.normalise(config); }
+SubnetConfig DynamicModel::normalise(const SubnetConfig& config) const { return impl_->supernet->normalise(config); }
 
 Metrics DynamicModel::cost(const SubnetConfig& config) const {
-  return impl_->supernet.arch().cost(normalise(config));
+  return impl_->supernet->cost(normalise(config));
 }
 
 at::Tensor DynamicModel::infer(const at::Tensor& input) const {
@@ -246,12 +253,12 @@ at::Tensor DynamicModel::infer(const ImageView& image) const {
 
 at::Tensor DynamicModel::inferDirect(const at::Tensor& input) const {
   auto a = impl_->current();
-  return impl_->run(*a, engine::prepareTensor(input, impl_->info.input.channels, a->plan->config().r));
+  return impl_->run(*a, engine::prepareTensor(input, impl_->info.input.channels, a->config.r));
 }
 
 at::Tensor DynamicModel::inferDirect(const ImageView& image) const {
   auto a = impl_->current();
-  return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->plan->config().r));
+  return impl_->run(*a, engine::prepareImage(image, impl_->info.input, a->config.r));
 }
 
 void DynamicModel::setThreads(int threads) {

@@ -8,11 +8,13 @@
 namespace dyndnn::cli {
 namespace {
 
-constexpr const char* kHelp = R"(usage: dyndnn info FILE [--json]
+constexpr const char* kHelp = R"(usage: dyndnn info FILE [--json] [--graph OP]
 
 Validate a .dyn package (checksum, tensors against the architecture, operating points) and print its
 family, format version, input spec and operating points with config, MACs, params and accuracy.
-  --json   machine-readable output
+  --json       machine-readable output
+  --graph OP   the op graph of operating point OP as this machine runs it: per node the op and its
+               attributes, fused post-ops, inputs, output shape, MACs, layer name and the kernel chosen
 )";
 
 nlohmann::json toJson(const DynamicModel& m) {
@@ -44,13 +46,17 @@ nlohmann::json toJson(const DynamicModel& m) {
 }  // namespace
 
 int runInfo(const std::vector<std::string>& argv) {
-  Args args(argv, {"json", "help"}, {});
+  Args args(argv, {"json", "help"}, {"graph"});
   if (args.has("help")) {
     fmt::print("{}", kHelp);
     return 0;
   }
   if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
   auto model = DynamicModel::load(args.positional()[0]);
+  if (args.has("graph")) {
+    fmt::print("{}", model.describeGraph(args.get("graph")));
+    return 0;
+  }
   if (args.has("json")) {
     fmt::print("{}\n", toJson(model).dump(2));
     return 0;

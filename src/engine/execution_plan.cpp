@@ -5,6 +5,10 @@
 #include <ATen/Parallel.h>
 #include <omp.h>
 
+#include <fmt/format.h>
+
+#include "dyndnn/error.hpp"
+
 namespace dyndnn::engine {
 
 void useThreads(int threads) {
@@ -15,11 +19,30 @@ void useThreads(int threads) {
   }
 }
 
-std::shared_ptr<const ExecutionPlan> buildPlan(const nn::StaticSubnet& net, const at::Device& device,
-                                               Backend backend) {
+const char* backendName(Backend b) {
+  switch (b) {
+    case Backend::Auto: return "auto";
+    case Backend::Reference: return "reference";
+    case Backend::OneDnn: return "onednn";
+    case Backend::ATen: return "aten";
+  }
+  return "?";
+}
+
+PlanPtr compile(const Graph& graph, const at::Device& device, Backend backend) {
   at::NoGradGuard no_grad;
-  if (device.is_cpu() && backend != Backend::ATen && hasOneDnn()) return buildOneDnnPlan(net);
-  return buildATenPlan(fold(net), device);
+  if (graph.output() < 0) throw InvalidArgument("op graph has no output (call setOutput)");
+  if (backend == Backend::Auto) backend = device.is_cpu() && hasOneDnn() ? Backend::OneDnn : Backend::ATen;
+  if (!device.is_cpu() && backend != Backend::ATen)
+    throw InvalidArgument(fmt::format("backend '{}' runs on the CPU only; use Backend::ATen for {}",
+                                      backendName(backend), device.str()));
+  switch (backend) {
+    case Backend::Reference: return compileReference(graph);
+    case Backend::OneDnn:
+      if (!hasOneDnn()) throw InvalidArgument("this dyndnn build has no oneDNN backend; use Backend::ATen");
+      return compileOneDnn(graph);
+    default: return compileATen(graph, device);
+  }
 }
 
 }  // namespace dyndnn::engine

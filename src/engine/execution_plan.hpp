@@ -1,15 +1,16 @@
 #pragma once
-// ExecutionPlan: one sub-network materialised once for one device (weights cropped, sliced, BN folded,
-// prepacked for the backend). Immutable once built; run() may be called from several threads at once.
+// ExecutionPlan: one op graph compiled once for one backend and device (passes applied, constants prepacked
+// in the layout the backend's kernels want). Immutable once built; run() may be called from several threads
+// at once. Backends implement ops, not networks: every family's graph compiles on every backend.
 
 #include <ATen/core/Tensor.h>
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "dyndnn/subnet_config.hpp"
-#include "engine/folded_subnet.hpp"
+#include "engine/graph.hpp"
 
 namespace dyndnn::engine {
 
@@ -17,36 +18,52 @@ namespace dyndnn::engine {
 /// this thread only (OpenMP's thread count is per calling thread), 0 for LibTorch's process-wide setting.
 void useThreads(int threads);
 
+enum class Backend {
+  Auto,       // oneDNN on CPU when this build has it, else ATen; ATen/cuDNN on CUDA
+  Reference,  // the unoptimised graph through eager ATen (CPU): the oracle
+  OneDnn,     // CPU
+  ATen,       // the optimised graph through ATen: cuDNN on CUDA (channels-last), the portable CPU fallback
+};
+
+const char* backendName(Backend b);
+
 class ExecutionPlan {
  public:
   virtual ~ExecutionPlan() = default;
-  /// Logits [N, classes] for an NCHW float tensor already at config().r, on the plan's device, on the
+  /// The graph's output for an input of the graph's input shape with any batch, on the plan's device, on the
   /// calling thread's OpenMP team (see useThreads).
   virtual at::Tensor run(const at::Tensor& input) const = 0;
-  /// Bytes the plan holds (weights in their packed form plus one activation workspace).
+  /// Bytes the plan holds (constants in their packed form plus one activation workspace).
   virtual std::size_t bytes() const = 0;
-  /// "onednn" or "aten".
+  /// "reference", "onednn" or "aten".
   virtual const char* backend() const = 0;
-  const SubnetConfig& config() const { return config_; }
+
+  const Shape& inputShape() const { return graph_.inputShape(); }
+  /// The compiled graph (constants left out) and, per node, the kernel it runs on.
+  const Graph& graph() const { return graph_; }
+  const std::vector<std::string>& kernels() const { return kernels_; }
+  std::string describe() const { return graph_.text(&kernels_); }
 
  protected:
-  explicit ExecutionPlan(SubnetConfig config) : config_(std::move(config)) {}
+  ExecutionPlan(const Graph& compiled, std::vector<std::string> kernels)
+      : graph_(compiled.skeleton()), kernels_(std::move(kernels)) {}
 
  private:
-  SubnetConfig config_;
+  Graph graph_;
+  std::vector<std::string> kernels_;
 };
 
-enum class Backend { Auto, OneDnn, ATen };
+using PlanPtr = std::shared_ptr<const ExecutionPlan>;
 
 /// True when this build has the oneDNN backend.
 bool hasOneDnn();
-/// Build a plan for `device` (CPU: oneDNN when available unless `backend` says ATen; CUDA: ATen/cuDNN).
-std::shared_ptr<const ExecutionPlan> buildPlan(const nn::StaticSubnet& net, const at::Device& device,
-                                               Backend backend = Backend::Auto);
+/// Compile `graph` for `device`. Throws InvalidArgument for a backend the device or build cannot run, and
+/// dyndnn::Error (never a oneDNN or ATen error) when a backend cannot build a node.
+PlanPtr compile(const Graph& graph, const at::Device& device, Backend backend = Backend::Auto);
 
-/// The ATen plan (any device; cuDNN on CUDA, channels-last there).
-std::shared_ptr<const ExecutionPlan> buildATenPlan(FoldedSubnet net, const at::Device& device);
-/// The oneDNN plan (CPU); only when hasOneDnn(). Folds and packs one layer at a time.
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet& net);
+/// The backends' entry points (compile() chooses).
+PlanPtr compileReference(const Graph& graph);
+PlanPtr compileATen(const Graph& graph, const at::Device& device);
+PlanPtr compileOneDnn(const Graph& graph);
 
 }  // namespace dyndnn::engine

@@ -1,8 +1,9 @@
-// The oneDNN plan (CPU): every layer is a oneDNN primitive created once, with weights reordered once into
-// the layout the chosen kernel wants, BN folded into the bias, activations and the residual sum fused as
-// post-ops, and activations kept in oneDNN's blocked layout from the first convolution to the classifier.
-// Eager ATen on this class of build falls back to im2col + reference BLAS for many 1x1 convolutions; this
-// path never touches BLAS.
+// The oneDNN plan (CPU): every node of the optimised graph becomes a oneDNN primitive created once, constants
+// reordered once into the layout the chosen kernel wants, fused activations and residual sums as post-ops, and
+// 4-D activations kept in oneDNN's blocked layout from one convolution to the next. Ops that need plain
+// memory (matmul, layer norm, softmax, reshape, transpose, slice, concat) get it through a reorder only where
+// a value is blocked. Eager ATen on this class of build falls back to im2col + reference BLAS for many 1x1
+// convolutions and for every matrix product; this path never touches BLAS.
 
 #include "engine/execution_plan.hpp"
 
@@ -11,16 +12,16 @@
 #ifdef DYNDNN_HAVE_ONEDNN
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <sys/mman.h>
-
-#include <cstring>
-#include <mutex>
-#include <oneapi/dnnl/dnnl.hpp>
-#include <unordered_map>
 
 #include <fmt/format.h>
+
+#include <optional>
+#include <tuple>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "engine/onednn_workspace.hpp"
+#include "engine/passes.hpp"
 
 namespace dyndnn::engine {
 namespace {
@@ -29,356 +30,523 @@ using dnnl::memory;
 using dt = memory::data_type;
 using tag = memory::format_tag;
 
-// Where a primitive argument lives: a workspace activation buffer, a constant (packed weights), the
-// caller's input/output, or the workspace's scratchpad.
-struct Slot {
-  enum Kind { Buffer, Constant, Input, Output, Scratch } kind = Buffer;
-  int buffer = -1;
-  memory::desc md;
-  memory constant;
-};
+memory::dims dimsOf(const Shape& s) { return memory::dims(s.begin(), s.end()); }
 
-struct Step {
-  dnnl::primitive primitive;
-  std::vector<std::pair<int, Slot>> args;
-};
-
-// An activation: which workspace buffer holds it, in which layout.
-struct Activation {
-  int buffer;
-  memory::desc md;
-};
-
-// Page-granular memory straight from the kernel, returned to it the moment a plan goes away. (malloc keeps
-// large freed blocks in its heap once its mmap threshold has grown, so plans evicted from the cache would
-// keep the process's resident size up.)
-class PageBuffer {
- public:
-  explicit PageBuffer(std::size_t bytes) : size_(std::max<std::size_t>(bytes, 64)) {
-    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (data_ == MAP_FAILED) throw std::bad_alloc();
+tag plainTag(std::size_t rank) {
+  switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    default: throw InvalidArgument(fmt::format("oneDNN backend: values of rank {} are not supported (1..5)", rank));
   }
-  ~PageBuffer() { ::munmap(data_, size_); }
-  PageBuffer(const PageBuffer&) = delete;
-  PageBuffer& operator=(const PageBuffer&) = delete;
-  void* get() const { return data_; }
+}
 
- private:
-  std::size_t size_;
-  void* data_;
-};
+memory::desc plainDesc(const memory::dims& d) { return memory::desc(d, dt::f32, plainTag(d.size())); }
+bool isPlain(const memory::desc& md) { return md == plainDesc(md.dims()); }
 
-// Per-call state: activation buffers and the memory objects bound to them. One per concurrent caller.
-struct Workspace {
-  std::vector<std::unique_ptr<PageBuffer>> buffers;
-  std::unique_ptr<PageBuffer> scratch;
-  std::vector<std::unordered_map<int, memory>> args;  // per step
-  std::vector<memory*> inputs, outputs;               // handles rebound on every call
-  dnnl::stream stream;
-};
-
-memory::dims dimsOf(const at::Tensor& t) { return memory::dims(t.sizes().begin(), t.sizes().end()); }
-
-// The plain format tag of a blocked/plain activation layout, so small tensors (SE scales) can match it.
+// The format tag of a 4-D activation layout, so a small tensor (an SE scale) or a pooled value can match it.
 tag tagOf(const memory::desc& md) {
+  if (md.dims().size() != 4) return isPlain(md) ? plainTag(md.dims().size()) : tag::any;
   for (tag t : {tag::nChw16c, tag::nChw8c, tag::nhwc, tag::nchw})
     if (md == memory::desc(md.dims(), dt::f32, t)) return t;
   return tag::any;
 }
 
-// Every primitive gets its scratchpad from the caller's workspace: oneDNN's own (library-managed)
-// scratchpad is shared between threads unless the library was built for concurrent execution, and
-// concurrent infer() calls would corrupt each other's temporaries.
-dnnl::primitive_attr userScratchpad(dnnl::primitive_attr attr = {}) {
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
+using Eltwise = std::vector<std::tuple<dnnl::algorithm, float, float>>;
 
-class Builder {
- public:
-  explicit Builder(const dnnl::engine& eng) : eng_(eng), stream_(eng) {}
-
-  // Record a primitive with its arguments and its scratchpad.
-  template <typename PrimitiveDesc, typename Primitive>
-  void add(const PrimitiveDesc& pd, std::vector<std::pair<int, Slot>> args) {
-    const auto scratch = pd.scratchpad_desc();
-    scratch_bytes_ = std::max(scratch_bytes_, scratch.get_size());
-    if (scratch.get_size() > 0) args.emplace_back(DNNL_ARG_SCRATCHPAD, Slot{Slot::Scratch, -1, scratch, {}});
-    steps_.push_back(Step{Primitive(pd), std::move(args)});
-  }
-
-  int newBuffer() {
-    sizes_.push_back(0);
-    return static_cast<int>(sizes_.size()) - 1;
-  }
-  Activation activation(int buffer, const memory::desc& md) {
-    sizes_[buffer] = std::max(sizes_[buffer], md.get_size());
-    return {buffer, md};
-  }
-  Slot bufferSlot(const Activation& a) { return Slot{Slot::Buffer, a.buffer, a.md, {}}; }
-
-  // A constant: the tensor's values reordered from `user_tag` into `packed_md` (oneDNN-owned memory).
-  Slot constant(const at::Tensor& t, const memory::dims& dims, tag user_tag, const memory::desc& packed_md) {
-    auto src = t.contiguous();
-    memory user({dims, dt::f32, user_tag}, eng_, src.data_ptr());
-    constants_.push_back(std::make_unique<PageBuffer>(packed_md.get_size()));
-    memory packed(packed_md, eng_, constants_.back()->get());
-    dnnl::reorder(user, packed).execute(stream_, user, packed);
-    stream_.wait();
-    constant_bytes_ += packed_md.get_size();
-    return Slot{Slot::Constant, -1, packed_md, packed};
-  }
-
-  // Convolution + bias + optional residual sum into `sum_into` + activation (as post-ops).
-  Activation conv(const Activation& in, const at::Tensor& weight, const at::Tensor& bias, int stride, int groups,
-                  const std::vector<std::pair<dnnl::algorithm, std::pair<float, float>>>& eltwise,
-                  const Activation* sum_into, int out_buffer, tag dst_tag = tag::any) {
-    const auto src_dims = in.md.dims();
-    const int o = static_cast<int>(weight.size(0)), k = static_cast<int>(weight.size(-1)), pad = k / 2;
-    const auto oh = (src_dims[2] + 2 * pad - k) / stride + 1, ow = (src_dims[3] + 2 * pad - k) / stride + 1;
-    memory::dims w_dims = groups == 1 ? dimsOf(weight)
-                                      : memory::dims{groups, o / groups, weight.size(1), k, k};
-    const tag w_tag = groups == 1 ? tag::oihw : tag::goihw;
-    memory::desc dst_md = sum_into ? sum_into->md : memory::desc({src_dims[0], o, oh, ow}, dt::f32, dst_tag);
-    memory::desc bias_md = bias.defined() ? memory::desc({o}, dt::f32, tag::x) : memory::desc();
-    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                         in.md, memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md,
-                                         {stride, stride}, {pad, pad}, {pad, pad});
-    dnnl::post_ops ops;
-    if (sum_into) ops.append_sum(1.f);
-    for (const auto& [alg, ab] : eltwise) ops.append_eltwise(1.f, alg, ab.first, ab.second);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    dnnl::convolution_forward::primitive_desc pd(desc, userScratchpad(attr), eng_);
-    std::vector<std::pair<int, Slot>> args;
-    args.emplace_back(DNNL_ARG_SRC, bufferSlot(in));
-    args.emplace_back(DNNL_ARG_WEIGHTS, constant(weight, w_dims, w_tag, pd.weights_desc()));
-    if (bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(bias, {o}, tag::x, bias_md));
-    Activation out = sum_into ? *sum_into : activation(out_buffer, pd.dst_desc());
-    args.emplace_back(DNNL_ARG_DST, bufferSlot(out));
-    add<decltype(pd), dnnl::convolution_forward>(pd, std::move(args));
-    return out;
-  }
-
-  // Global average pool to 1x1, in the input's layout family.
-  Activation globalPool(const Activation& in, int out_buffer) {
-    const auto d = in.md.dims();
-    memory::desc dst({d[0], d[1], 1, 1}, dt::f32, tagOf(in.md));
-    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_include_padding,
-                                     in.md, dst, {1, 1}, {d[2], d[3]}, {0, 0}, {0, 0});
-    dnnl::pooling_forward::primitive_desc pd(desc, userScratchpad(), eng_);
-    Activation out = activation(out_buffer, pd.dst_desc());
-    add<decltype(pd), dnnl::pooling_forward>(pd, {{DNNL_ARG_SRC, bufferSlot(in)}, {DNNL_ARG_DST, bufferSlot(out)}});
-    return out;
-  }
-
-  // x *= scale (per channel, broadcast over space), in place.
-  void multiplyInPlace(const Activation& x, const Activation& scale) {
-    dnnl::binary::desc desc(dnnl::algorithm::binary_mul, x.md, scale.md, x.md);
-    dnnl::binary::primitive_desc pd(desc, userScratchpad(), eng_);
-    add<decltype(pd), dnnl::binary>(
-        pd, {{DNNL_ARG_SRC_0, bufferSlot(x)}, {DNNL_ARG_SRC_1, bufferSlot(scale)}, {DNNL_ARG_DST, bufferSlot(x)}});
-  }
-
-  // The caller's NCHW input reordered into the first convolution's layout.
-  void input(const memory::desc& plain, const Activation& dst) {
-    dnnl::reorder::primitive_desc pd(eng_, plain, eng_, dst.md, userScratchpad());
-    add<decltype(pd), dnnl::reorder>(pd, {{DNNL_ARG_FROM, Slot{Slot::Input, -1, plain, {}}}, {DNNL_ARG_TO, bufferSlot(dst)}});
-  }
-
-  // Classifier: inner product straight into the caller's [N, classes] output.
-  void classifier(const Activation& in, const at::Tensor& weight, const at::Tensor& bias) {
-    const auto d = in.md.dims();
-    const auto classes = weight.size(0);
-    memory::dims w_dims{classes, d[1], d[2], d[3]};
-    memory::desc dst({d[0], classes}, dt::f32, tag::nc), bias_md({classes}, dt::f32, tag::x);
-    dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, in.md,
-                                           memory::desc(w_dims, dt::f32, tag::any), bias_md, dst);
-    dnnl::inner_product_forward::primitive_desc pd(desc, userScratchpad(), eng_);
-    add<decltype(pd), dnnl::inner_product_forward>(
-        pd, {{DNNL_ARG_SRC, bufferSlot(in)},
-             {DNNL_ARG_WEIGHTS, constant(weight.view(w_dims), w_dims, tag::oihw, pd.weights_desc())},
-             {DNNL_ARG_BIAS, constant(bias, {classes}, tag::x, bias_md)},
-             {DNNL_ARG_DST, Slot{Slot::Output, -1, dst, {}}}});
-  }
-
-  dnnl::engine eng_;
-  dnnl::stream stream_;
-  std::vector<std::size_t> sizes_;
-  std::vector<Step> steps_;
-  std::vector<std::unique_ptr<PageBuffer>> constants_;  // packed weights and biases
-  std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
-};
-
-using Eltwise = std::vector<std::pair<dnnl::algorithm, std::pair<float, float>>>;
-
-Eltwise eltwiseFor(nn::Act act) {
+Eltwise eltwiseFor(Act act) {
+  using A = dnnl::algorithm;
   switch (act) {
-    case nn::Act::ReLU: return {{dnnl::algorithm::eltwise_relu, {0.f, 0.f}}};
-    case nn::Act::HSwish: return {{dnnl::algorithm::eltwise_hardswish, {0.f, 0.f}}};
-    case nn::Act::None: break;
+    case Act::None: return {};
+    case Act::ReLU: return {{A::eltwise_relu, 0.f, 0.f}};
+    case Act::ReLU6: return {{A::eltwise_clip, 0.f, 6.f}};
+    case Act::HSwish: return {{A::eltwise_hardswish, 0.f, 0.f}};
+    case Act::HSigmoid: return {{A::eltwise_linear, 1.f / 6.f, 0.5f}, {A::eltwise_clip, 0.f, 1.f}};  // relu6(x+3)/6
+    case Act::Sigmoid: return {{A::eltwise_logistic, 0.f, 0.f}};
+    case Act::GELU: return {{A::eltwise_gelu_erf, 0.f, 0.f}};
   }
   return {};
 }
 
-// hard-sigmoid(x) = relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1)
-const Eltwise kHardSigmoid = {{dnnl::algorithm::eltwise_linear, {1.f / 6.f, 0.5f}},
-                              {dnnl::algorithm::eltwise_clip, {0.f, 1.f}}};
+// Activations fused into a node (a Sum, when there is one, comes first: the fusion pass guarantees it).
+dnnl::primitive_attr attrFor(const Node& n) {
+  dnnl::post_ops ops;
+  for (const auto& p : n.post) {
+    if (p.kind == PostOp::Sum) ops.append_sum(1.f);
+    for (const auto& [alg, a, b] : eltwiseFor(p.act)) ops.append_eltwise(1.f, alg, a, b);
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return userScratchpad(attr);
+}
+
+int sumOperand(const Node& n) {
+  for (const auto& p : n.post)
+    if (p.kind == PostOp::Sum) return p.value;
+  return -1;
+}
+
+// Where a value lives: a workspace buffer (or the caller's input/output) in a layout. A Reshape of a blocked
+// value is `deferred`: only a reader that needs it plain pays for the reorder (the linear after a pooled,
+// flattened feature map reads the 4-D value directly).
+struct Value {
+  Slot::Kind kind = Slot::Buffer;
+  int buffer = -1;
+  memory::desc md;
+  int deferred_from = -1;
+};
+
+class Compiler {
+ public:
+  explicit Compiler(const Graph& g) : g_(g), planner_(g), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {
+    values_.resize(g.nodes().size());
+    kernels_.resize(g.nodes().size());
+    plain_.resize(g.nodes().size());
+  }
+
+  void compile() {
+    values_[0] = Value{Slot::Input, -1, plainDesc(dimsOf(g_.inputShape())), -1};
+    for (int i = 1; i < static_cast<int>(g_.nodes().size()); ++i) {
+      try {
+        current_ = i;
+        compileNode(i);
+      } catch (const dnnl::error& e) {
+        const auto& n = g_.node(i);
+        throw Error(fmt::format("oneDNN could not build node %{} ({} {} -> {}): {} (status {})", i, opName(n.op),
+                                n.name, shapeText(n.shape), e.what(), static_cast<int>(e.status)));
+      }
+    }
+    // The output goes to the caller's tensor, plain; a node that wrote it there directly needs no copy.
+    const Value out = get(g_.output());
+    current_ = g_.output();
+    if (out.kind != Slot::Output) {
+      const auto dst = plainDesc(dimsOf(g_.outputShape()));
+      dnnl::reorder::primitive_desc pd(eng_, out.md, eng_, dst, userScratchpad());
+      add(pd, dnnl::reorder(pd), {{DNNL_ARG_FROM, slot(out)}, {DNNL_ARG_TO, Slot{Slot::Output, -1, dst, {}}}});
+    }
+  }
+
+  PlanParts parts() {
+    PlanParts p;
+    p.engine = eng_;
+    p.steps = std::move(steps_);
+    p.buffer_sizes = planner_.sizes();
+    p.constants = std::move(constants_);
+    p.constant_bytes = constant_bytes_;
+    p.scratch_bytes = scratch_bytes_;
+    return p;
+  }
+  std::vector<std::string> kernels() const { return kernels_; }
+
+ private:
+  const Node& node(int i) const { return g_.node(i); }
+
+  template <typename PrimitiveDesc>
+  void add(const PrimitiveDesc& pd, dnnl::primitive primitive, std::vector<std::pair<int, Slot>> args,
+           int for_node = -1) {
+    const auto scratch = pd.scratchpad_desc();
+    scratch_bytes_ = std::max(scratch_bytes_, scratch.get_size());
+    if (scratch.get_size() > 0) args.emplace_back(DNNL_ARG_SCRATCHPAD, Slot{Slot::Scratch, -1, scratch, {}});
+    const auto& n = node(current_);
+    steps_.push_back(Step{std::move(primitive), std::move(args),
+                          fmt::format("%{} {} {}", current_, opName(n.op), n.name)});
+    if (for_node >= 0) kernels_[static_cast<std::size_t>(for_node)] = pd.impl_info_str();
+  }
+
+  static Slot slot(const Value& v) { return Slot{v.kind, v.buffer, v.md, {}}; }
+
+  // A constant: the tensor's values reordered from its plain layout (viewed as `dims`) into `packed`.
+  Slot constant(const at::Tensor& t, const memory::dims& dims, const memory::desc& packed) {
+    auto src = t.contiguous();
+    memory user(plainDesc(dims), eng_, src.data_ptr());
+    constants_.push_back(std::make_unique<PageBuffer>(packed.get_size()));
+    memory out(packed, eng_, constants_.back()->get());
+    dnnl::reorder(user, out).execute(stream_, user, out);
+    stream_.wait();
+    constant_bytes_ += packed.get_size();
+    return Slot{Slot::Constant, -1, packed, out};
+  }
+  Slot constant(const at::Tensor& t) {
+    const auto d = memory::dims(t.sizes().begin(), t.sizes().end());
+    return constant(t, d, plainDesc(d));
+  }
+
+  // A new value for `node` in `md`: the caller's output when it is the graph's output and plain, else a buffer.
+  Value fresh(int node, const memory::desc& md, int owner = -1) {
+    if (node == g_.output() && owner < 0 && isPlain(md)) return Value{Slot::Output, -1, md, -1};
+    return Value{Slot::Buffer, planner_.place(node, md.get_size(), owner), md, -1};
+  }
+
+  // `v`'s value copied into layout `md` (a buffer living as long as `v`), at the current point of the plan.
+  Value reordered(int v, const memory::desc& md, int at_node) {
+    const Value src = get(v);
+    if (src.md == md) return src;
+    Value dst{Slot::Buffer, planner_.place(at_node, md.get_size(), v), md, -1};
+    dnnl::reorder::primitive_desc pd(eng_, src.md, eng_, md, userScratchpad());
+    add(pd, dnnl::reorder(pd), {{DNNL_ARG_FROM, slot(src)}, {DNNL_ARG_TO, slot(dst)}});
+    return dst;
+  }
+
+  // The value of node `v`, materialising a deferred reshape.
+  Value get(int v) {
+    auto& val = values_[static_cast<std::size_t>(v)];
+    if (val.deferred_from < 0) return val;
+    const auto& from = values_[static_cast<std::size_t>(val.deferred_from)];
+    const auto copy = reordered(val.deferred_from, plainDesc(from.md.dims()), v);
+    val = Value{copy.kind, copy.buffer, copy.md.reshape(val.md.dims()), -1};
+    planner_.share(v, copy.buffer);
+    return val;
+  }
+
+  // The value of node `v` in plain layout (cached: several readers share one copy).
+  Value plain(int v, int at_node) {
+    const Value val = get(v);
+    if (isPlain(val.md)) return val;
+    auto& cached = plain_[static_cast<std::size_t>(v)];
+    if (!cached) cached = reordered(v, plainDesc(val.md.dims()), at_node);
+    return *cached;
+  }
+
+  void set(int i, Value v) { values_[static_cast<std::size_t>(i)] = std::move(v); }
+
+  void compileNode(int i) {
+    const auto& n = node(i);
+    switch (n.op) {
+      case Op::Input: break;
+      case Op::Conv2d: return conv(i, n);
+      case Op::Linear: return linear(i, n);
+      case Op::MatMul: return matmul(i, n);
+      case Op::BatchNorm: return batchNorm(i, n);
+      case Op::GlobalAvgPool:
+      case Op::MaxPool:
+      case Op::AvgPool: return pool(i, n);
+      case Op::Add:
+      case Op::Mul: return binary(i, n);
+      case Op::Activation: return eltwise(i, n);
+      case Op::LayerNorm: return layerNorm(i, n);
+      case Op::Softmax: return softmax(i, n);
+      case Op::Reshape: return reshape(i, n);
+      case Op::Transpose: return transpose(i, n);
+      case Op::Slice: return slice(i, n);
+      case Op::Concat: return concat(i, n);
+    }
+  }
+
+  void conv(int i, const Node& n) {
+    Value src = get(n.inputs[0]);
+    const auto out_dims = dimsOf(n.shape);
+    const int sum = sumOperand(n);
+    // A plain source (the graph's input, or after a reshape) lets the kernel choose its layouts; a blocked one
+    // keeps its layout family so that activations stay blocked from one convolution to the next.
+    const bool choose = isPlain(src.md);
+    const auto src_md = choose ? memory::desc(src.md.dims(), dt::f32, tag::any) : src.md;
+    const auto out_tag = choose ? tag::any : tagOf(src.md);
+    memory::desc dst_md = sum >= 0 ? get(sum).md : memory::desc(out_dims, dt::f32, out_tag);
+    const auto o = n.weight.size(0);
+    const memory::dims w_dims = n.groups == 1 ? memory::dims{o, n.weight.size(1), n.kernel, n.kernel}
+                                              : memory::dims{n.groups, o / n.groups, n.weight.size(1), n.kernel, n.kernel};
+    const auto bias_md = n.bias.defined() ? memory::desc({o}, dt::f32, tag::x) : memory::desc();
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                         src_md, memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md,
+                                         {n.stride, n.stride}, {n.pad, n.pad}, {n.pad, n.pad});
+    dnnl::convolution_forward::primitive_desc pd(desc, attrFor(n), eng_);
+    if (choose) src = reordered(n.inputs[0], pd.src_desc(), i);
+    Value dst;
+    if (sum >= 0) {
+      // The sum post-op accumulates onto what the destination holds: the residual, in place when this is its
+      // last reader, otherwise a copy of it.
+      const Value r = get(sum);
+      if (r.kind == Slot::Buffer && planner_.lastUse(sum) == i) {
+        dst = r;
+        planner_.share(i, r.buffer);
+      } else {
+        dst = fresh(i, r.md);
+        dnnl::reorder::primitive_desc copy(eng_, r.md, eng_, r.md, userScratchpad());
+        add(copy, dnnl::reorder(copy), {{DNNL_ARG_FROM, slot(r)}, {DNNL_ARG_TO, slot(dst)}});
+      }
+    } else {
+      dst = fresh(i, pd.dst_desc());
+    }
+    std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc())},
+                                           {DNNL_ARG_DST, slot(dst)}};
+    if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
+    add(pd, dnnl::convolution_forward(pd), std::move(args), i);
+    set(i, dst);
+  }
+
+  void linear(int i, const Node& n) {
+    // A linear over a flattened 4-D value reads the 4-D value itself (an inner product over C, H, W): no
+    // reorder of a blocked feature map to plain just to flatten it.
+    const int x = n.inputs[0];
+    const auto& xn = node(x);
+    const auto o = n.weight.size(0);
+    Value src;
+    memory::dims w_dims;
+    if (xn.op == Op::Reshape && xn.shape.size() == 2 && node(xn.inputs[0]).shape.size() == 4) {
+      src = get(xn.inputs[0]);
+      const auto d = src.md.dims();
+      w_dims = {o, d[1], d[2], d[3]};
+    } else {
+      src = plain(x, i);
+      const auto in = n.weight.size(1);
+      src.md = src.md.reshape({numel(xn.shape) / in, in});
+      w_dims = {o, in};
+    }
+    const auto rows = src.md.dims()[0];
+    const auto dst_md = plainDesc({rows, o});
+    const auto bias_md = n.bias.defined() ? memory::desc({o}, dt::f32, tag::x) : memory::desc();
+    dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src.md,
+                                           memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md);
+    dnnl::inner_product_forward::primitive_desc pd(desc, attrFor(n), eng_);
+    Value dst = fresh(i, plainDesc(dimsOf(n.shape)));
+    auto dst_slot = slot(dst);
+    dst_slot.md = dst_md;
+    std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc())},
+                                           {DNNL_ARG_DST, dst_slot}};
+    if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
+    add(pd, dnnl::inner_product_forward(pd), std::move(args), i);
+    set(i, dst);
+  }
+
+  void matmul(int i, const Node& n) {
+    const Value a = plain(n.inputs[0], i);
+    Value b = plain(n.inputs[1], i);
+    if (n.transpose_b) {  // b^T as a strided view of b
+      auto d = b.md.dims();
+      const auto r = d.size();
+      memory::dims strides(r);
+      strides[r - 1] = 1;
+      for (std::size_t k = r - 1; k-- > 0;) strides[k] = strides[k + 1] * d[k + 1];
+      std::swap(d[r - 1], d[r - 2]);
+      std::swap(strides[r - 1], strides[r - 2]);
+      b.md = memory::desc(d, dt::f32, strides);
+    }
+    Value dst = fresh(i, plainDesc(dimsOf(n.shape)));
+    dnnl::matmul::desc desc(a.md, b.md, dst.md);
+    dnnl::matmul::primitive_desc pd(desc, attrFor(n), eng_);
+    add(pd, dnnl::matmul(pd), {{DNNL_ARG_SRC, slot(a)}, {DNNL_ARG_WEIGHTS, slot(b)}, {DNNL_ARG_DST, slot(dst)}}, i);
+    set(i, dst);
+  }
+
+  void batchNorm(int i, const Node& n) {
+    const Value src = get(n.inputs[0]);
+    using F = dnnl::normalization_flags;
+    dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, src.md, static_cast<float>(n.eps),
+                                                 F::use_global_stats | F::use_scale | F::use_shift);
+    dnnl::batch_normalization_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+    Value dst = inPlaceOrFresh(i, n.inputs[0], src);
+    add(pd, dnnl::batch_normalization_forward(pd),
+        {{DNNL_ARG_SRC, slot(src)}, {DNNL_ARG_MEAN, constant(n.mean)}, {DNNL_ARG_VARIANCE, constant(n.var)},
+         {DNNL_ARG_SCALE, constant(n.weight)}, {DNNL_ARG_SHIFT, constant(n.bias)}, {DNNL_ARG_DST, slot(dst)}},
+        i);
+    set(i, dst);
+  }
+
+  void pool(int i, const Node& n) {
+    const Value src = get(n.inputs[0]);
+    const auto d = src.md.dims();
+    const bool global = n.op == Op::GlobalAvgPool;
+    const memory::dims kernel = global ? memory::dims{d[2], d[3]} : memory::dims{n.kernel, n.kernel};
+    const memory::dims stride = global ? memory::dims{1, 1} : memory::dims{n.stride, n.stride};
+    const memory::dims pad = global ? memory::dims{0, 0} : memory::dims{n.pad, n.pad};
+    const auto alg = n.op == Op::MaxPool ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+    const auto out_tag = tagOf(src.md) == tag::any ? tag::any : tagOf(src.md);
+    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.md,
+                                     memory::desc(dimsOf(n.shape), dt::f32, out_tag), stride, kernel, pad, pad);
+    dnnl::pooling_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+    Value dst = fresh(i, pd.dst_desc());
+    add(pd, dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, slot(src)}, {DNNL_ARG_DST, slot(dst)}}, i);
+    set(i, dst);
+  }
+
+  // In place over `x` when this node is its last reader and it sits in a buffer; else a new value like it.
+  Value inPlaceOrFresh(int i, int x, const Value& src) {
+    if (src.kind == Slot::Buffer && planner_.lastUse(x) == i && !(i == g_.output() && isPlain(src.md))) {
+      planner_.share(i, src.buffer);
+      return src;
+    }
+    return fresh(i, src.md);
+  }
+
+  void binary(int i, const Node& n) {
+    int a = n.inputs[0], b = n.inputs[1];
+    // oneDNN broadcasts the second operand only; both ops here commute.
+    if (node(a).shape != n.shape) std::swap(a, b);
+    if (node(a).shape != n.shape)
+      throw InvalidArgument(fmt::format("oneDNN backend: {} of {} and {} broadcasts both operands; only one may be "
+                                        "broadcast (reshape one operand first)",
+                                        opName(n.op), shapeText(node(n.inputs[0]).shape), shapeText(node(n.inputs[1]).shape)));
+    Value src0 = get(a);
+    if (tagOf(src0.md) == tag::any) src0 = plain(a, i);
+    const auto b_md = memory::desc(dimsOf(node(b).shape), dt::f32, tagOf(src0.md));
+    const Value src1 = reordered(b, b_md, i);
+    Value dst = inPlaceOrFresh(i, a, src0);
+    const auto alg = n.op == Op::Add ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
+    dnnl::binary::desc desc(alg, src0.md, src1.md, dst.md);
+    dnnl::binary::primitive_desc pd(desc, attrFor(n), eng_);
+    add(pd, dnnl::binary(pd), {{DNNL_ARG_SRC_0, slot(src0)}, {DNNL_ARG_SRC_1, slot(src1)}, {DNNL_ARG_DST, slot(dst)}},
+        i);
+    set(i, dst);
+  }
+
+  void eltwise(int i, const Node& n) {
+    Value src = get(n.inputs[0]);
+    const auto chain = eltwiseFor(n.act);
+    for (std::size_t k = 0; k < chain.size(); ++k) {
+      const auto& [alg, alpha, beta] = chain[k];
+      dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.md, alpha, beta);
+      dnnl::eltwise_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+      Value dst = k == 0 ? inPlaceOrFresh(i, n.inputs[0], src) : src;  // later steps run in place
+      add(pd, dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, slot(src)}, {DNNL_ARG_DST, slot(dst)}}, i);
+      src = dst;
+    }
+    set(i, src);
+  }
+
+  void layerNorm(int i, const Node& n) {
+    const Value src = plain(n.inputs[0], i);
+    using F = dnnl::normalization_flags;
+    dnnl::layer_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, src.md,
+                                                 static_cast<float>(n.eps), F::use_scale | F::use_shift);
+    dnnl::layer_normalization_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+    Value dst = fresh(i, src.md);
+    std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
+                                           {DNNL_ARG_SCALE, constant(n.weight)},
+                                           {DNNL_ARG_SHIFT, constant(n.bias)},
+                                           {DNNL_ARG_DST, slot(dst)}};
+    // Inference computes the statistics on the fly; where the kernel wants room for them, the workspace has it.
+    for (auto [arg, md] : {std::pair{DNNL_ARG_MEAN, pd.mean_desc()}, std::pair{DNNL_ARG_VARIANCE, pd.variance_desc()}})
+      if (md.get_size() > 0) args.emplace_back(arg, Slot{Slot::Buffer, planner_.place(i, md.get_size(), i), md, {}});
+    add(pd, dnnl::layer_normalization_forward(pd), std::move(args), i);
+    set(i, dst);
+  }
+
+  void softmax(int i, const Node& n) {
+    const Value src = plain(n.inputs[0], i);
+    dnnl::softmax_forward::desc desc(dnnl::prop_kind::forward_inference, src.md, n.axis);
+    dnnl::softmax_forward::primitive_desc pd(desc, userScratchpad(), eng_);
+    Value dst = fresh(i, src.md);
+    add(pd, dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, slot(src)}, {DNNL_ARG_DST, slot(dst)}}, i);
+    set(i, dst);
+  }
+
+  void reshape(int i, const Node& n) {
+    const int x = n.inputs[0];
+    const Value src = get(x);
+    const auto dims = dimsOf(n.dims);
+    if (isPlain(src.md)) {  // a view of the same memory
+      if (src.kind == Slot::Buffer) planner_.share(i, src.buffer);
+      set(i, Value{src.kind, src.buffer, src.md.reshape(dims), -1});
+    } else {  // materialised only if a reader needs it; the source stays until then
+      if (src.kind == Slot::Buffer) planner_.share(i, src.buffer);
+      set(i, Value{Slot::Buffer, -1, plainDesc(dims), x});
+    }
+    kernels_[static_cast<std::size_t>(i)] = isPlain(src.md) ? "view" : "reorder when read";
+  }
+
+  void transpose(int i, const Node& n) {
+    const Value src = plain(n.inputs[0], i);
+    const auto in = src.md.dims();
+    memory::dims in_strides(in.size()), dims, strides;
+    in_strides.back() = 1;
+    for (std::size_t k = in.size() - 1; k-- > 0;) in_strides[k] = in_strides[k + 1] * in[k + 1];
+    for (auto p : n.dims) {
+      dims.push_back(in[static_cast<std::size_t>(p)]);
+      strides.push_back(in_strides[static_cast<std::size_t>(p)]);
+    }
+    copyInto(i, Value{src.kind, src.buffer, memory::desc(dims, dt::f32, strides), -1});
+  }
+
+  void slice(int i, const Node& n) {
+    const Value src = plain(n.inputs[0], i);
+    auto dims = src.md.dims();
+    memory::dims offsets(dims.size(), 0);
+    offsets[static_cast<std::size_t>(n.axis)] = n.start;
+    dims[static_cast<std::size_t>(n.axis)] = n.length;
+    copyInto(i, Value{src.kind, src.buffer, src.md.submemory_desc(dims, offsets), -1});
+  }
+
+  // A reorder of a strided view into a new plain value of node i.
+  void copyInto(int i, const Value& view) {
+    Value dst = fresh(i, plainDesc(view.md.dims()));
+    dnnl::reorder::primitive_desc pd(eng_, view.md, eng_, dst.md, userScratchpad());
+    add(pd, dnnl::reorder(pd), {{DNNL_ARG_FROM, slot(view)}, {DNNL_ARG_TO, slot(dst)}}, i);
+    set(i, dst);
+  }
+
+  void concat(int i, const Node& n) {
+    std::vector<memory::desc> mds;
+    std::vector<std::pair<int, Slot>> args;
+    for (std::size_t k = 0; k < n.inputs.size(); ++k) {
+      const Value v = plain(n.inputs[k], i);
+      mds.push_back(v.md);
+      args.emplace_back(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k), slot(v));
+    }
+    Value dst = fresh(i, plainDesc(dimsOf(n.shape)));
+    dnnl::concat::primitive_desc pd(dst.md, n.axis, mds, eng_, userScratchpad());
+    args.emplace_back(DNNL_ARG_DST, slot(dst));
+    add(pd, dnnl::concat(pd), std::move(args), i);
+    set(i, dst);
+  }
+
+  const Graph& g_;
+  int current_ = 0;  // the node being compiled
+  BufferPlanner planner_;
+  dnnl::engine eng_;
+  dnnl::stream stream_;
+  std::vector<Value> values_;
+  std::vector<std::optional<Value>> plain_;
+  std::vector<std::string> kernels_;
+  std::vector<Step> steps_;
+  std::vector<std::unique_ptr<PageBuffer>> constants_;
+  std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
+};
 
 class OneDnnPlan final : public ExecutionPlan {
  public:
-  explicit OneDnnPlan(const nn::StaticSubnet& net)
-      : ExecutionPlan(net.config), engine_(dnnl::engine::kind::cpu, 0), classes_(net.classifier_weight.size(0)) {
-    Builder b(engine_);
-    const int r = net.config.r;
-    const int in_channels = static_cast<int>(net.stem.weight.size(1));
-    input_md_ = memory::desc({1, in_channels, r, r}, dt::f32, tag::nchw);
-    // Ping-pong buffers for block inputs/outputs, one for the expanded and one for the depthwise output,
-    // small ones for SE and the head.
-    const int ping = b.newBuffer(), pong = b.newBuffer(), expanded = b.newBuffer(), depthwise = b.newBuffer(),
-              stem_in = b.newBuffer(), pooled = b.newBuffer(), hidden = b.newBuffer(), scale = b.newBuffer();
-
-    // The stem picks its own input layout (asked with an 'any' source); the caller's NCHW input is
-    // reordered into it.
-    Activation in{stem_in, {}};
-    const auto stem = foldConv(net.stem);
-    {
-      const int k = stem.kernel(), pad = k / 2, s = stem.stride, o = stem.outChannels();
-      const auto oh = (r + 2 * pad - k) / s + 1;
-      dnnl::convolution_forward::desc probe(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          memory::desc({1, in_channels, r, r}, dt::f32, tag::any),
-          memory::desc(dimsOf(stem.weight), dt::f32, tag::any), memory::desc({o}, dt::f32, tag::x),
-          memory::desc({1, o, oh, oh}, dt::f32, tag::any), {s, s}, {pad, pad}, {pad, pad});
-      in = b.activation(stem_in, dnnl::convolution_forward::primitive_desc(probe, engine_).src_desc());
-    }
-    b.input(input_md_, in);
-    Activation x = b.conv(in, stem.weight, stem.bias, stem.stride, 1, eltwiseFor(stem.act), nullptr, ping);
-
-    for (const auto& blk : net.blocks) {
-      Activation y = x;
-      if (blk.expand) {
-        const auto e = foldConv(*blk.expand);
-        y = b.conv(x, e.weight, e.bias, 1, 1, eltwiseFor(e.act), nullptr, expanded, tagOf(x.md));
-      }
-      const auto dw = foldConv(blk.depthwise);
-      y = b.conv(y, dw.weight, dw.bias, dw.stride, dw.groups, eltwiseFor(dw.act), nullptr, depthwise, tagOf(y.md));
-      if (blk.se) {
-        auto p = b.globalPool(y, pooled);
-        auto h = b.conv(p, blk.se->reduce_weight, blk.se->reduce_bias, 1, 1, eltwiseFor(nn::Act::ReLU), nullptr, hidden, tagOf(y.md));
-        auto s = b.conv(h, blk.se->expand_weight, blk.se->expand_bias, 1, 1, kHardSigmoid, nullptr, scale, tagOf(y.md));
-        b.multiplyInPlace(y, s);
-      }
-      const auto pr = foldConv(blk.project);
-      if (blk.residual) {
-        x = b.conv(y, pr.weight, pr.bias, 1, 1, {}, &x, x.buffer);
-      } else {
-        x = b.conv(y, pr.weight, pr.bias, 1, 1, {}, nullptr, x.buffer == ping ? pong : ping, tagOf(x.md));
-      }
-    }
-    const auto fe = foldConv(net.final_expand);
-    x = b.conv(x, fe.weight, fe.bias, 1, 1, eltwiseFor(fe.act), nullptr, expanded, tagOf(x.md));
-    x = b.globalPool(x, pooled);
-    x = b.conv(x, net.feature_mix_weight, at::Tensor(), 1, 1, eltwiseFor(nn::Act::HSwish), nullptr, hidden, tagOf(x.md));
-    b.classifier(x, net.classifier_weight, net.classifier_bias);
-
-    steps_ = std::move(b.steps_);
-    buffer_sizes_ = std::move(b.sizes_);
-    constants_ = std::move(b.constants_);
-    constant_bytes_ = b.constant_bytes_;
-    scratch_bytes_ = b.scratch_bytes_;
-    releaseWorkspace(makeWorkspace());  // the first caller does not pay for it
-  }
+  OneDnnPlan(const Graph& g, Compiler& c)
+      : ExecutionPlan(g, c.kernels()), workspaces_(c.parts()), out_numel_(numel(g.outputShape())),
+        in_numel_(numel(g.inputShape())) {}
 
   at::Tensor run(const at::Tensor& input) const override {
     const auto n = input.size(0);
-    auto out = at::empty({n, classes_}, at::TensorOptions().dtype(at::kFloat));
+    auto out_shape = graph().outputShape();
+    out_shape[0] = n;
+    auto out = at::empty(out_shape, at::TensorOptions().dtype(at::kFloat));
     auto x = input.contiguous();
-    auto ws = acquireWorkspace();
-    const auto per_image = x.numel() / n;
+    if (x.numel() != n * in_numel_)
+      throw InvalidArgument("oneDNN plan: input of shape " + shapeText(Shape(x.sizes().begin(), x.sizes().end())) +
+                            " where the graph takes " + shapeText(graph().inputShape()) + " with any batch");
+    auto ws = workspaces_.acquire();
     for (std::int64_t i = 0; i < n; ++i) {  // the plan is built for batch 1
-      for (auto* m : ws->inputs) m->set_data_handle(x.data_ptr<float>() + i * per_image);
-      for (auto* m : ws->outputs) m->set_data_handle(out.data_ptr<float>() + i * classes_);
-      for (std::size_t s = 0; s < steps_.size(); ++s) steps_[s].primitive.execute(ws->stream, ws->args[s]);
-      ws->stream.wait();
+      ws->bind(x.data_ptr<float>() + i * in_numel_, out.data_ptr<float>() + i * out_numel_);
+      workspaces_.execute(*ws);
     }
-    releaseWorkspace(std::move(ws));
+    workspaces_.release(std::move(ws));
     return out;
   }
 
-  std::size_t bytes() const override {
-    std::size_t activations = 0;
-    for (auto s : buffer_sizes_) activations += s;
-    return constant_bytes_ + activations + scratch_bytes_;
-  }
+  std::size_t bytes() const override { return workspaces_.bytes(); }
   const char* backend() const override { return "onednn"; }
 
  private:
-  std::unique_ptr<Workspace> makeWorkspace() const {
-    auto ws = std::make_unique<Workspace>();
-    ws->stream = dnnl::stream(engine_);
-    for (auto size : buffer_sizes_) ws->buffers.push_back(std::make_unique<PageBuffer>(size));
-    ws->scratch = std::make_unique<PageBuffer>(scratch_bytes_);
-    ws->args.resize(steps_.size());
-    for (std::size_t s = 0; s < steps_.size(); ++s) {
-      for (const auto& [arg, slot] : steps_[s].args) {
-        switch (slot.kind) {
-          case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer]->get()); break;
-          case Slot::Constant: ws->args[s][arg] = slot.constant; break;
-          case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch->get()); break;
-          case Slot::Input:
-          case Slot::Output: ws->args[s][arg] = memory(slot.md, engine_, DNNL_MEMORY_NONE); break;
-        }
-      }
-    }
-    // Pointers into the maps are stable: nothing is inserted after this point.
-    for (std::size_t s = 0; s < steps_.size(); ++s)
-      for (const auto& [arg, slot] : steps_[s].args) {
-        if (slot.kind == Slot::Input) ws->inputs.push_back(&ws->args[s][arg]);
-        if (slot.kind == Slot::Output) ws->outputs.push_back(&ws->args[s][arg]);
-      }
-    return ws;
-  }
-
-  std::unique_ptr<Workspace> acquireWorkspace() const {
-    {
-      std::lock_guard<std::mutex> lock(pool_mutex_);
-      if (!pool_.empty()) {
-        auto ws = std::move(pool_.back());
-        pool_.pop_back();
-        return ws;
-      }
-    }
-    return makeWorkspace();  // another thread holds the pooled one: concurrent callers get their own
-  }
-
-  void releaseWorkspace(std::unique_ptr<Workspace> ws) const {
-    std::lock_guard<std::mutex> lock(pool_mutex_);
-    if (pool_.size() < 4) pool_.push_back(std::move(ws));
-  }
-
-  dnnl::engine engine_;
-  std::int64_t classes_;
-  memory::desc input_md_;
-  std::vector<Step> steps_;
-  std::vector<std::size_t> buffer_sizes_;
-  std::vector<std::unique_ptr<PageBuffer>> constants_;
-  std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
-  mutable std::mutex pool_mutex_;
-  mutable std::vector<std::unique_ptr<Workspace>> pool_;
+  WorkspacePool workspaces_;
+  std::int64_t out_numel_, in_numel_;
 };
 
 }  // namespace
 
 bool hasOneDnn() { return true; }
 
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet& net) {
-  try {
-    return std::make_shared<OneDnnPlan>(net);
-  } catch (const dnnl::error& e) {
-    throw Error(fmt::format("oneDNN could not build a plan for {}: {} (status {})", net.config.summary(), e.what(),
-                            static_cast<int>(e.status)));
-  }
+PlanPtr compileOneDnn(const Graph& graph) {
+  const auto g = optimise(graph);
+  Compiler c(g);
+  c.compile();
+  return std::make_shared<OneDnnPlan>(g, c);
 }
 
 }  // namespace dyndnn::engine
@@ -387,9 +555,7 @@ std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet& net
 
 namespace dyndnn::engine {
 bool hasOneDnn() { return false; }
-std::shared_ptr<const ExecutionPlan> buildOneDnnPlan(const nn::StaticSubnet&) {
-  throw Error("this dyndnn build has no oneDNN backend");
-}
+PlanPtr compileOneDnn(const Graph&) { throw InvalidArgument("this dyndnn build has no oneDNN backend"); }
 }  // namespace dyndnn::engine
 
 #endif

@@ -98,20 +98,34 @@ SubnetConfig ElasticMbv3::normalise(const SubnetConfig& c) const {
 
 const at::Tensor& ElasticMbv3::w(const std::string& name) const { return weights_.at(name); }
 
-BatchNormParams ElasticMbv3::batchNorm(const std::string& layer, int c, const BnStats* stats) const {
-  BatchNormParams bn;
-  bn.weight = w(layer + ".bn.weight").narrow(0, 0, c);
-  bn.bias = w(layer + ".bn.bias").narrow(0, 0, c);
-  bn.eps = arch_.bn_eps;
-  auto it = stats ? stats->find(layer) : BnStats::const_iterator{};
-  if (stats && it != stats->end()) {
-    bn.mean = it->second.first;
-    bn.var = it->second.second;
-  } else {
-    bn.mean = w(layer + ".bn.running_mean").narrow(0, 0, c);
-    bn.var = w(layer + ".bn.running_var").narrow(0, 0, c);
+SubnetConfig ElasticMbv3::largest() const {
+  return normalise(SubnetConfig{{arch_.ks_list.back()}, {arch_.expand_ratio_list.back()}, {arch_.depth_list.back()},
+                                resolutions_.back()});
+}
+
+namespace {
+
+engine::Act graphAct(Act a) {
+  switch (a) {
+    case Act::ReLU: return engine::Act::ReLU;
+    case Act::HSwish: return engine::Act::HSwish;
+    case Act::None: break;
   }
-  return bn;
+  return engine::Act::None;
+}
+
+}  // namespace
+
+int ElasticMbv3::convBnAct(engine::Graph& g, int x, at::Tensor weight, const std::string& layer, int c, int stride,
+                           Act act, const BnStats* stats) const {
+  const int k = static_cast<int>(weight.size(-1));
+  int y = g.conv2d(x, std::move(weight), {}, stride, k / 2, layer);
+  auto it = stats ? stats->find(layer) : BnStats::const_iterator{};
+  const bool own = stats && it != stats->end();
+  y = g.batchNorm(y, w(layer + ".bn.weight").narrow(0, 0, c), w(layer + ".bn.bias").narrow(0, 0, c),
+                  own ? it->second.first : w(layer + ".bn.running_mean").narrow(0, 0, c),
+                  own ? it->second.second : w(layer + ".bn.running_var").narrow(0, 0, c), arch_.bn_eps, layer + ".bn");
+  return act == Act::None ? y : g.activation(y, graphAct(act));
 }
 
 at::Tensor ElasticMbv3::activeKernel(int block, int channels, int kernel) const {
@@ -127,50 +141,55 @@ at::Tensor ElasticMbv3::activeKernel(int block, int channels, int kernel) const 
   return filter.contiguous();
 }
 
-StaticSubnet ElasticMbv3::materialise(const SubnetConfig& c, const BnStats* stats) const {
-  StaticSubnet net;
-  net.config = c;
-  net.stem = {w("first_conv.weight"), batchNorm("first_conv", arch_.stem_width, stats), arch_.stem_stride, 1,
-              arch_.stem_act};
-  MBBlock first;
-  first.depthwise = {w("blocks.0.depth_conv.weight"), batchNorm("blocks.0.depth_conv", arch_.stem_width, stats), 1,
-                     arch_.stem_width, arch_.first_block_act};
-  first.project = {w("blocks.0.point_linear.weight"),
-                   batchNorm("blocks.0.point_linear", arch_.first_block_width, stats), 1, 1, Act::None};
-  first.residual = arch_.stem_width == arch_.first_block_width;
-  net.blocks.push_back(std::move(first));
-
+engine::Graph ElasticMbv3::lower(const SubnetConfig& c, int operating_point) const {
+  const BnStats* stats = operating_point >= 0 && !op_stats_.at(static_cast<std::size_t>(operating_point)).empty()
+                             ? &op_stats_[static_cast<std::size_t>(operating_point)]
+                             : nullptr;
+  engine::Graph g;
+  int x = g.input({1, arch_.in_channels, c.r, c.r});
+  x = convBnAct(g, x, w("first_conv.weight"), "first_conv", arch_.stem_width, arch_.stem_stride, arch_.stem_act, stats);
+  {  // the first block: depthwise + projection, no expansion
+    int y = convBnAct(g, x, w("blocks.0.depth_conv.weight"), "blocks.0.depth_conv", arch_.stem_width, 1,
+                      arch_.first_block_act, stats);
+    y = convBnAct(g, y, w("blocks.0.point_linear.weight"), "blocks.0.point_linear", arch_.first_block_width, 1,
+                  Act::None, stats);
+    x = arch_.stem_width == arch_.first_block_width ? g.add(y, x) : y;
+  }
   const auto geometry = arch_.blocks();
   for (std::size_t s = 0; s < arch_.stages.size(); ++s) {
     for (int j = 0; j < c.d[s]; ++j) {
       const auto i = s * arch_.maxDepth() + j;
-      const auto& g = geometry[i];
+      const auto& b = geometry[i];
       const int block = static_cast<int>(i) + 1;
       const auto p = fmt::format("blocks.{}", block);
-      const int mid = midChannels(g.in, c.e[i]);
-      MBBlock b;
-      b.expand = ConvBnAct{w(p + ".inverted_bottleneck.weight").narrow(0, 0, mid),
-                           batchNorm(p + ".inverted_bottleneck", mid, stats), 1, 1, g.act};
-      b.depthwise = {activeKernel(block, mid, c.ks[i]), batchNorm(p + ".depth_conv", mid, stats), g.stride, mid, g.act};
-      if (g.se) {
+      const int mid = midChannels(b.in, c.e[i]);
+      int y = convBnAct(g, x, w(p + ".inverted_bottleneck.weight").narrow(0, 0, mid), p + ".inverted_bottleneck", mid,
+                        1, b.act, stats);
+      y = convBnAct(g, y, activeKernel(block, mid, c.ks[i]), p + ".depth_conv", mid, b.stride, b.act, stats);
+      if (b.se) {  // squeeze-excite: pooled, reduced (ReLU), expanded (hard sigmoid), multiplied back
         const int se = seChannels(mid);
-        b.se = SqueezeExcite{w(p + ".se.reduce.weight").narrow(0, 0, se).narrow(1, 0, mid),
-                             w(p + ".se.reduce.bias").narrow(0, 0, se),
-                             w(p + ".se.expand.weight").narrow(0, 0, mid).narrow(1, 0, se),
-                             w(p + ".se.expand.bias").narrow(0, 0, mid)};
+        int s_ = g.globalAvgPool(y);
+        s_ = g.conv2d(s_, w(p + ".se.reduce.weight").narrow(0, 0, se).narrow(1, 0, mid),
+                      w(p + ".se.reduce.bias").narrow(0, 0, se), 1, 0, p + ".se.reduce");
+        s_ = g.activation(s_, engine::Act::ReLU);
+        s_ = g.conv2d(s_, w(p + ".se.expand.weight").narrow(0, 0, mid).narrow(1, 0, se),
+                      w(p + ".se.expand.bias").narrow(0, 0, mid), 1, 0, p + ".se.expand");
+        s_ = g.activation(s_, engine::Act::HSigmoid);
+        y = g.mul(y, s_);
       }
-      b.project = {w(p + ".point_linear.weight").narrow(1, 0, mid), batchNorm(p + ".point_linear", g.out, stats), 1, 1,
-                   Act::None};
-      b.residual = g.residual;
-      net.blocks.push_back(std::move(b));
+      y = convBnAct(g, y, w(p + ".point_linear.weight").narrow(1, 0, mid), p + ".point_linear", b.out, 1, Act::None,
+                    stats);
+      x = b.residual ? g.add(y, x) : y;
     }
   }
-  net.final_expand = {w("final_expand_layer.weight"), batchNorm("final_expand_layer", arch_.final_expand, stats), 1,
-                      1, Act::HSwish};
-  net.feature_mix_weight = w("feature_mix_layer.weight");
-  net.classifier_weight = w("classifier.weight");
-  net.classifier_bias = w("classifier.bias");
-  return net;
+  x = convBnAct(g, x, w("final_expand_layer.weight"), "final_expand_layer", arch_.final_expand, 1, Act::HSwish, stats);
+  x = g.globalAvgPool(x);
+  x = g.conv2d(x, w("feature_mix_layer.weight"), {}, 1, 0, "feature_mix_layer");
+  x = g.activation(x, engine::Act::HSwish);
+  x = g.reshape(x, {1, arch_.feature_mix});
+  x = g.linear(x, w("classifier.weight"), w("classifier.bias"), "classifier");
+  g.setOutput(x);
+  return g;
 }
 
 }  // namespace dyndnn::nn

@@ -1,6 +1,7 @@
 #pragma once
 // The elastic OFA-MobileNetV3 supernet over shared (memory-mapped) weights: validates a package's tensors
-// against its architecture and materialises sub-networks with OFA's elastic rules.
+// against its architecture and lowers sub-networks to the op graph with OFA's elastic rules (kernel crop and
+// transform, channel and depth prefixes, per-subnet batch-norm statistics).
 
 #include <ATen/core/Tensor.h>
 
@@ -8,15 +9,15 @@
 #include <string>
 
 #include "format/package.hpp"
+#include "nn/family.hpp"
 #include "nn/ofa_mbv3_arch.hpp"
-#include "nn/static_subnet.hpp"
 
 namespace dyndnn::nn {
 
 /// Per-subnet BN statistics: layer name -> (mean, var) over the active channels.
 using BnStats = std::map<std::string, std::pair<at::Tensor, at::Tensor>>;
 
-class ElasticMbv3 {
+class ElasticMbv3 final : public Supernet {
  public:
   /// Validate the package against its architecture: every tensor present with the right shape and dtype,
   /// no stray tensors, operating point configs and BN statistics consistent. Fills in each operating
@@ -26,18 +27,21 @@ class ElasticMbv3 {
   const ArchSpec& arch() const { return arch_; }
   const std::vector<int>& resolutions() const { return resolutions_; }
 
-  /// Normalise/validate a config; throws InvalidArgument.
-  SubnetConfig normalise(const SubnetConfig& c) const;
+  int numClasses() const override { return arch_.n_classes; }
+  SubnetConfig normalise(const SubnetConfig& c) const override;
+  Metrics cost(const SubnetConfig& c) const override { return arch_.cost(c); }
+  SubnetConfig largest() const override;
+  engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
   /// BN statistics stored for operating point `index` (empty when it has none).
   const BnStats& operatingPointStats(std::size_t index) const { return op_stats_.at(index); }
-  /// Materialise a normalised config; `stats` overrides the supernet's running statistics.
-  StaticSubnet materialise(const SubnetConfig& config, const BnStats* stats = nullptr) const;
   /// The active depthwise kernel (OFA: centre crop, then the transform matrices 7->5->3).
   at::Tensor activeKernel(int block, int channels, int kernel) const;
 
  private:
   const at::Tensor& w(const std::string& name) const;
-  BatchNormParams batchNorm(const std::string& layer, int channels, const BnStats* stats) const;
+  // conv (no bias) + batch norm (+ activation) of a named layer, over its first `channels` channels
+  int convBnAct(engine::Graph& g, int x, at::Tensor weight, const std::string& layer, int channels, int stride,
+                Act act, const BnStats* stats) const;
 
   ArchSpec arch_;
   std::vector<int> resolutions_;

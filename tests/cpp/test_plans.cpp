@@ -1,5 +1,6 @@
-// Execution plans (oneDNN and ATen, BN folded) against the reference executor (BN separate, eager ATen)
-// on random sub-networks, the plan cache, and switching sub-networks from another thread while infer() runs.
+// End to end through the op graph: OFA sub-networks lowered to the graph and compiled by each backend (oneDNN and
+// ATen: BN folded, fused) against the reference backend (the graph as lowered, BN separate, eager ATen) on random
+// sub-networks; the plan cache; switching sub-networks from another thread while infer() runs.
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -11,10 +12,10 @@
 #include "dyndnn/dyndnn.hpp"
 #include "engine/execution_plan.hpp"
 #include "engine/plan_cache.hpp"
-#include "engine/reference_executor.hpp"
+#include "engine/reference.hpp"
 #include "fixtures.hpp"
 #include "format/package.hpp"
-#include "nn/elastic_mbv3.hpp"
+#include "nn/family.hpp"
 
 using dyndnn::test::fixture;
 using dyndnn::test::relativeError;
@@ -27,13 +28,13 @@ TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-netw
   at::manual_seed(1);  // reproducible inputs: unseeded, one draw in CI gave two inputs only 1.75e-3 apart at the logits
   for (const char* stem : {"ofa_w1.0", "fmnist"}) {
     auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
-    dyndnn::nn::ElasticMbv3 supernet(pkg);
+    auto supernet = dyndnn::nn::openSupernet(pkg);
     for (std::size_t i = 0; i < pkg.operating_points.size(); i += 2) {
       const auto& op = pkg.operating_points[i];
       INFO(stem << " " << op.name << " " << op.config.summary());
-      auto net = supernet.materialise(op.config, op.has_bn_stats ? &supernet.operatingPointStats(i) : nullptr);
+      const auto net = supernet->lower(op.config, static_cast<int>(i));
       const int r = op.config.r;
-      auto x = at::randn({2, supernet.arch().in_channels, r, r});
+      auto x = at::randn({2, pkg.input.channels, r, r});
       at::Tensor reference;
       {
         at::NoGradGuard no_grad;
@@ -42,11 +43,11 @@ TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-netw
       // A different input changes the output by 10x the tolerance at least: the comparison means something.
       // (Random-weight networks wash much of the input out, FACTS section 1: the logits move by only 1e-3..1e-2.)
       CHECK(relativeError(reference.narrow(0, 1, 1), reference.narrow(0, 0, 1)) > 10 * kTolerance);
-      auto aten = dyndnn::engine::buildPlan(net, at::kCPU, dyndnn::engine::Backend::ATen);
+      auto aten = dyndnn::engine::compile(net, at::kCPU, dyndnn::engine::Backend::ATen);
       CHECK(std::string(aten->backend()) == "aten");
       CHECK(relativeError(aten->run(x), reference) < kTolerance);
       if (dyndnn::engine::hasOneDnn()) {
-        auto fast = dyndnn::engine::buildPlan(net, at::kCPU);
+        auto fast = dyndnn::engine::compile(net, at::kCPU);
         CHECK(std::string(fast->backend()) == "onednn");
         CHECK(relativeError(fast->run(x), reference) < kTolerance);
         CHECK(fast->bytes() > 0);
@@ -61,7 +62,7 @@ TEST_CASE("CUDA plans match the CPU reference", "[plans][cuda]") {
     return;
   }
   auto pkg = dyndnn::format::Package::open(fixture("ofa_w1.0.dyn"));
-  dyndnn::nn::ElasticMbv3 supernet(pkg);
+  auto supernet = dyndnn::nn::openSupernet(pkg);
   // cuDNN convolutions use TF32 by default (as in PyTorch): about 1e-3 relative error per layer, up to 7.5e-3 at
   // the logits (seen on an H200). The plan is checked in full FP32 first, then within TF32's bound.
   auto& ctx = at::globalContext();
@@ -70,10 +71,10 @@ TEST_CASE("CUDA plans match the CPU reference", "[plans][cuda]") {
     ctx.setAllowTF32CuDNN(use_tf32);
     for (std::size_t i = 0; i < 6; ++i) {
       const auto& op = pkg.operating_points[i];
-      auto net = supernet.materialise(op.config, op.has_bn_stats ? &supernet.operatingPointStats(i) : nullptr);
+      const auto net = supernet->lower(op.config, static_cast<int>(i));
       auto x = at::randn({1, 3, op.config.r, op.config.r});
       at::NoGradGuard no_grad;
-      auto plan = dyndnn::engine::buildPlan(net, at::Device(at::kCUDA));
+      auto plan = dyndnn::engine::compile(net, at::Device(at::kCUDA));
       const at::Tensor y = plan->run(x.cuda()).cpu();
       CHECK(relativeError(y, dyndnn::engine::runReference(net, x)) < (use_tf32 ? 2e-2 : 1e-4));
       CHECK(relativeError(plan->run((x * 2 + 1).cuda()).cpu(), y) > 1e-3);  // the output depends on the input
@@ -84,9 +85,9 @@ TEST_CASE("CUDA plans match the CPU reference", "[plans][cuda]") {
 
 TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous preparation", "[plans]") {
   auto pkg = dyndnn::format::Package::open(fixture("fmnist.dyn"));
-  dyndnn::nn::ElasticMbv3 supernet(pkg);
+  auto supernet = dyndnn::nn::openSupernet(pkg);
   auto builder = [&](std::size_t i) {
-    return [&, i] { return dyndnn::engine::buildPlan(supernet.materialise(pkg.operating_points[i].config), at::kCPU); };
+    return [&, i] { return dyndnn::engine::compile(supernet->lower(pkg.operating_points[i].config), at::kCPU); };
   };
   const auto one = builder(0)()->bytes();
   dyndnn::engine::PlanCache cache(one * 2 + one / 2);  // room for about two plans
@@ -101,11 +102,12 @@ TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous prep
   CHECK(s.evictions >= 1);
   CHECK(cache.find("a") == nullptr);  // least recently used went first
   CHECK(cache.find("c") != nullptr);
-  CHECK(a->run(at::randn({1, 1, a->config().r, a->config().r})).size(1) == 10);  // evicted plans stay usable
+  const auto r = pkg.operating_points[0].config.r;
+  CHECK(a->run(at::randn({1, 1, r, r})).size(1) == 10);  // evicted plans stay usable
 
   auto future = cache.prepare("d", builder(3));
   auto plan = future.get();
-  CHECK(plan->config() == pkg.operating_points[3].config);
+  CHECK(plan->inputShape()[2] == pkg.operating_points[3].config.r);
   CHECK(cache.find("d") == plan);
   auto failing = cache.prepare("bad", [] () -> dyndnn::engine::PlanPtr { throw std::runtime_error("boom"); });
   CHECK_THROWS_WITH(failing.get(), "boom");

@@ -11,7 +11,7 @@
 
 #include "dyndnn/error.hpp"
 #include "format/package.hpp"
-#include "nn/elastic_mbv3.hpp"
+#include "nn/family.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // An in-memory file: the reader maps files, so give it one without touching the disk.
@@ -21,11 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (bool verify : {false, true}) {
     try {
       auto package = dyndnn::format::Package::open(path, verify);
-      dyndnn::nn::ElasticMbv3 supernet(package);
-      for (std::size_t i = 0; i < package.operating_points.size(); ++i) {
-        const auto& op = package.operating_points[i];
-        supernet.materialise(op.config, op.has_bn_stats ? &supernet.operatingPointStats(i) : nullptr);
-      }
+      auto supernet = dyndnn::nn::openSupernet(package);
+      for (std::size_t i = 0; i < package.operating_points.size(); ++i)
+        supernet->lower(package.operating_points[i].config, static_cast<int>(i));
     } catch (const dyndnn::Error&) {
       // a clear error is the expected outcome for damaged input
     }

@@ -1,0 +1,82 @@
+#include "engine/execution_plan.hpp"  // DYNDNN_HAVE_ONEDNN comes from the build
+
+#ifdef DYNDNN_HAVE_ONEDNN
+
+#include "engine/onednn_workspace.hpp"
+
+#include <fmt/format.h>
+
+#include "dyndnn/error.hpp"
+
+namespace dyndnn::engine {
+
+WorkspacePool::WorkspacePool(PlanParts parts) : engine_(parts.engine), parts_(std::move(parts)) {
+  release(make());  // the first caller does not pay for it
+}
+
+std::unique_ptr<Workspace> WorkspacePool::make() const {
+  using dnnl::memory;
+  auto ws = std::make_unique<Workspace>();
+  ws->stream = dnnl::stream(engine_);
+  for (auto size : parts_.buffer_sizes) ws->buffers.push_back(std::make_unique<PageBuffer>(size));
+  ws->scratch = std::make_unique<PageBuffer>(parts_.scratch_bytes);
+  const auto& steps = parts_.steps;
+  ws->args.resize(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    for (const auto& [arg, slot] : steps[s].args) {
+      switch (slot.kind) {
+        case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer]->get()); break;
+        case Slot::Constant: ws->args[s][arg] = slot.constant; break;
+        case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch->get()); break;
+        case Slot::Input:
+        case Slot::Output: ws->args[s][arg] = memory(slot.md, engine_, DNNL_MEMORY_NONE); break;
+      }
+    }
+  }
+  // Pointers into the maps are stable: nothing is inserted after this point.
+  for (std::size_t s = 0; s < steps.size(); ++s)
+    for (const auto& [arg, slot] : steps[s].args) {
+      if (slot.kind == Slot::Input) ws->inputs.push_back(&ws->args[s][arg]);
+      if (slot.kind == Slot::Output) ws->outputs.push_back(&ws->args[s][arg]);
+    }
+  return ws;
+}
+
+std::unique_ptr<Workspace> WorkspacePool::acquire() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!pool_.empty()) {
+      auto ws = std::move(pool_.back());
+      pool_.pop_back();
+      return ws;
+    }
+  }
+  return make();  // another thread holds the pooled one: concurrent callers get their own
+}
+
+void WorkspacePool::release(std::unique_ptr<Workspace> ws) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pool_.size() < 4) pool_.push_back(std::move(ws));
+}
+
+void WorkspacePool::execute(Workspace& ws) const {
+  std::size_t s = 0;
+  try {
+    for (; s < parts_.steps.size(); ++s) parts_.steps[s].primitive.execute(ws.stream, ws.args[s]);
+    ws.stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Error(fmt::format("oneDNN failed running step {} of {} ({}): {} (status {})", s, parts_.steps.size(),
+                            s < parts_.steps.size() ? parts_.steps[s].what : "wait", e.what(),
+                            static_cast<int>(e.status)));
+  }
+}
+
+std::size_t WorkspacePool::bytes() const {
+  std::size_t activations = 0;
+  for (auto s : parts_.buffer_sizes) activations += s;
+  return parts_.constant_bytes + activations + parts_.scratch_bytes;
+}
+
+}  // namespace dyndnn::engine
+
+#endif

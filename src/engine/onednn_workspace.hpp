@@ -1,0 +1,103 @@
+#pragma once
+// What a oneDNN plan is made of once compiled: steps (a primitive and where each of its arguments lives),
+// packed constants, and the sizes of the activation buffers; and the per-caller workspaces that run it.
+// Only the oneDNN backend includes this.
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace dyndnn::engine {
+
+// Every primitive gets its scratchpad from the caller's workspace: oneDNN's own (library-managed)
+// scratchpad is shared between threads unless the library was built for concurrent execution, and
+// concurrent infer() calls would corrupt each other's temporaries.
+inline dnnl::primitive_attr userScratchpad(dnnl::primitive_attr attr = {}) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// Where a primitive argument lives: a workspace activation buffer, a constant (packed weights), the
+// caller's input/output, or the workspace's scratchpad.
+struct Slot {
+  enum Kind { Buffer, Constant, Input, Output, Scratch } kind = Buffer;
+  int buffer = -1;
+  dnnl::memory::desc md;
+  dnnl::memory constant;
+};
+
+struct Step {
+  dnnl::primitive primitive;
+  std::vector<std::pair<int, Slot>> args;
+  std::string what;  // the graph node it computes, for errors
+};
+
+// Page-granular memory straight from the kernel, returned to it the moment a plan goes away. (malloc keeps
+// large freed blocks in its heap once its mmap threshold has grown, so plans evicted from the cache would
+// keep the process's resident size up.)
+class PageBuffer {
+ public:
+  explicit PageBuffer(std::size_t bytes) : size_(std::max<std::size_t>(bytes, 64)) {
+    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data_ == MAP_FAILED) throw std::bad_alloc();
+  }
+  ~PageBuffer() { ::munmap(data_, size_); }
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+  void* get() const { return data_; }
+
+ private:
+  std::size_t size_;
+  void* data_;
+};
+
+struct PlanParts {
+  dnnl::engine engine;  // the one the primitives were created on: streams and memory must use it too
+  std::vector<Step> steps;
+  std::vector<std::size_t> buffer_sizes;
+  std::vector<std::unique_ptr<PageBuffer>> constants;
+  std::size_t constant_bytes = 0, scratch_bytes = 0;
+};
+
+// Per-call state: activation buffers and the memory objects bound to them. One per concurrent caller.
+struct Workspace {
+  std::vector<std::unique_ptr<PageBuffer>> buffers;
+  std::unique_ptr<PageBuffer> scratch;
+  std::vector<std::unordered_map<int, dnnl::memory>> args;  // per step
+  std::vector<dnnl::memory*> inputs, outputs;               // handles rebound on every call
+  dnnl::stream stream;
+
+  void bind(void* input, void* output) {
+    for (auto* m : inputs) m->set_data_handle(input);
+    for (auto* m : outputs) m->set_data_handle(output);
+  }
+};
+
+// The compiled steps and a small pool of workspaces for them (callers on several threads each get one).
+class WorkspacePool {
+ public:
+  explicit WorkspacePool(PlanParts parts);
+  std::unique_ptr<Workspace> acquire() const;
+  void release(std::unique_ptr<Workspace> ws) const;
+  void execute(Workspace& ws) const;
+  std::size_t bytes() const;
+
+ private:
+  std::unique_ptr<Workspace> make() const;
+
+  dnnl::engine engine_;
+  PlanParts parts_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Workspace>> pool_;
+};
+
+}  // namespace dyndnn::engine

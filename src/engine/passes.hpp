@@ -1,0 +1,52 @@
+#pragma once
+// Backend-neutral passes over the op graph, and the buffer planner backends use to share activation memory.
+
+#include <cstddef>
+#include <vector>
+
+#include "engine/graph.hpp"
+
+namespace dyndnn::engine {
+
+/// BatchNorm after a Conv2d whose value nothing else reads becomes the convolution's weight and bias
+/// (w' = w * gamma / sqrt(var + eps) per output channel, b' = beta + (b - mean) * gamma / sqrt(var + eps)).
+/// A BatchNorm elsewhere stays a node (backends run it as a per-channel scale and shift).
+Graph foldBatchNorm(const Graph& g);
+
+/// Moves into the node before it, when nothing else reads that node's value: an Activation after Conv2d,
+/// Linear, Add or Mul; an Add of two same-shaped values into the Conv2d that produced one of them (the
+/// residual sum, before any activation); chains of these (conv + sum + relu, conv + linear + clip).
+Graph fuse(const Graph& g);
+
+/// Drops nodes the output does not depend on and renumbers the rest (order kept).
+Graph removeDead(const Graph& g);
+
+/// foldBatchNorm, fuse, removeDead: what every backend compiles.
+Graph optimise(const Graph& g);
+
+/// For each node, the last node that reads its value (including fused sums); the output is read "after the
+/// end" (nodes().size()); a value nobody reads has its own id.
+std::vector<int> lastUses(const Graph& g);
+/// How many nodes read each value (fused sums count; the output counts once more).
+std::vector<int> useCounts(const Graph& g);
+
+/// Assigns activation values to a small set of reusable buffers by liveness: a buffer is free again once
+/// the last reader of the value it holds has run. Backends call it in node order.
+class BufferPlanner {
+ public:
+  explicit BufferPlanner(const Graph& g);
+  /// A buffer for a value written by `node` that must stay until the last use of `owner`'s value (its own by
+  /// default; a backend's private copy of a value lives as long as the value). Grown to `bytes` if needed.
+  int place(int node, std::size_t bytes, int owner = -1);
+  /// `node`'s value lives in `buffer` too (in place, or a view): the buffer stays taken until its last use.
+  void share(int node, int buffer);
+  int lastUse(int node) const { return last_use_.at(static_cast<std::size_t>(node)); }
+  const std::vector<std::size_t>& sizes() const { return sizes_; }
+
+ private:
+  std::vector<int> last_use_;
+  std::vector<std::size_t> sizes_;
+  std::vector<int> busy_until_;  // per buffer: the last node that reads what it holds
+};
+
+}  // namespace dyndnn::engine

@@ -1,0 +1,16 @@
+#include "nn/family.hpp"
+
+#include <fmt/format.h>
+
+#include "dyndnn/error.hpp"
+#include "nn/elastic_mbv3.hpp"
+
+namespace dyndnn::nn {
+
+std::unique_ptr<Supernet> openSupernet(format::Package& package) {
+  if (package.family == kOfaMbv3Family) return std::make_unique<ElasticMbv3>(package);
+  throw FormatError(fmt::format("{}: metadata field 'family': unknown family '{}' (this build knows: {})",
+                                package.path(), package.family, kOfaMbv3Family));
+}
+
+}  // namespace dyndnn::nn

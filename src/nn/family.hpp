@@ -1,0 +1,34 @@
+#pragma once
+// A model family's supernet over a package's shared weights, as the rest of the library sees it: configs are
+// validated and costed here, and a sub-network leaves nn/ only as an op graph. The family named in the package
+// header is dispatched on in one place, openSupernet().
+
+#include <memory>
+
+#include "dyndnn/subnet_config.hpp"
+#include "dyndnn/model.hpp"
+#include "engine/graph.hpp"
+#include "format/package.hpp"
+
+namespace dyndnn::nn {
+
+class Supernet {
+ public:
+  virtual ~Supernet() = default;
+  virtual int numClasses() const = 0;
+  /// Broadcast and validate a config; throws InvalidArgument saying which field is wrong and what is allowed.
+  virtual SubnetConfig normalise(const SubnetConfig& config) const = 0;
+  /// MACs and params of a normalised config.
+  virtual Metrics cost(const SubnetConfig& config) const = 0;
+  /// The largest sub-network (what a package without operating points runs).
+  virtual SubnetConfig largest() const = 0;
+  /// A normalised config as an op graph, with the batch-norm statistics stored for operating point
+  /// `operating_point` (the supernet's own when it is negative or the point has none). Thread-safe.
+  virtual engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const = 0;
+};
+
+/// Validate the package against its family (throws FormatError naming the file and field) and open it.
+/// Fills in each operating point's MACs and params.
+std::unique_ptr<Supernet> openSupernet(format::Package& package);
+
+}  // namespace dyndnn::nn
