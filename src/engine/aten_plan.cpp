@@ -26,9 +26,14 @@ class ATenPlan final : public ExecutionPlan {
   ATenPlan(Graph g, const at::Device& device, const char* name, const std::string& kernel)
       : ExecutionPlan(g, std::vector<std::string>(g.nodes().size(), kernel)), graph_(std::move(g)), name_(name) {
     layout_ = device.is_cuda() ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-    for (auto& n : graph_.nodes())
+    for (auto& n : graph_.nodes()) {
+      if (n.scale.defined()) {  // a folded batch norm: into the weights once, here
+        n.weight = n.weight * n.scale.view({-1, 1, 1, 1});
+        n.scale = at::Tensor();
+      }
       for (auto* t : {&n.weight, &n.bias, &n.mean, &n.var})
         if (t->defined()) *t = t->dim() == 4 ? t->to(device).contiguous(layout_) : t->to(device).contiguous();
+    }
     bytes_ = constantBytes(graph_);
   }
 

@@ -369,7 +369,7 @@ std::int64_t Graph::totalMacs() const {
 
 Graph Graph::skeleton() const {
   Graph g = *this;
-  for (auto& n : g.nodes_) n.weight = n.bias = n.mean = n.var = at::Tensor();
+  for (auto& n : g.nodes_) n.weight = n.bias = n.scale = n.mean = n.var = at::Tensor();
   return g;
 }
 

@@ -52,6 +52,7 @@ struct Node {
   int kernel = 1, stride = 1, pad = 0, groups = 1;  // Conv2d, MaxPool, AvgPool
   Act act = Act::None;                              // Activation
   at::Tensor weight, bias;                          // Conv2d, Linear, LayerNorm; BatchNorm: gamma, beta
+  at::Tensor scale;  // Conv2d after foldBatchNorm: per output channel, applied to the weights when packed
   at::Tensor mean, var;                             // BatchNorm
   double eps = 1e-5;                                // BatchNorm, LayerNorm
   Shape dims;                                       // Reshape: target shape; Transpose: permutation

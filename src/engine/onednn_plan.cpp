@@ -100,7 +100,9 @@ struct Value {
 
 class Compiler {
  public:
-  explicit Compiler(const Graph& g) : g_(g), planner_(g), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {
+  // Takes the graph's constants as it packs them: each node's tensors are let go once packed, so a plan build
+  // holds at most one unpacked layer (a folded copy of the weights would otherwise double the peak).
+  explicit Compiler(Graph& g) : g_(g), planner_(g), eng_(dnnl::engine::kind::cpu, 0), stream_(eng_) {
     values_.resize(g.nodes().size());
     kernels_.resize(g.nodes().size());
     plain_.resize(g.nodes().size());
@@ -112,6 +114,8 @@ class Compiler {
       try {
         current_ = i;
         compileNode(i);
+        auto& n = g_.nodes()[static_cast<std::size_t>(i)];
+        n.weight = n.bias = n.scale = n.mean = n.var = at::Tensor();
       } catch (const dnnl::error& e) {
         const auto& n = g_.node(i);
         throw Error(fmt::format("oneDNN could not build node %{} ({} {} -> {}): {} (status {})", i, opName(n.op),
@@ -157,13 +161,21 @@ class Compiler {
 
   static Slot slot(const Value& v) { return Slot{v.kind, v.buffer, v.md, {}}; }
 
-  // A constant: the tensor's values reordered from its plain layout (viewed as `dims`) into `packed`.
-  Slot constant(const at::Tensor& t, const memory::dims& dims, const memory::desc& packed) {
+  // A constant: the tensor's values reordered from its plain layout (viewed as `dims`) into `packed`, each
+  // output channel multiplied by `scale` on the way when given (a folded batch norm: dimension 0, or 0 and 1
+  // for grouped weights [g, O/g, ...], whose channel order is the same).
+  Slot constant(const at::Tensor& t, const memory::dims& dims, const memory::desc& packed,
+                const at::Tensor& scale = {}) {
     auto src = t.contiguous();
     memory user(plainDesc(dims), eng_, src.data_ptr());
     constants_.push_back(std::make_unique<PageBuffer>(packed.get_size()));
     memory out(packed, eng_, constants_.back()->get());
-    dnnl::reorder(user, out).execute(stream_, user, out);
+    dnnl::primitive_attr attr;
+    if (scale.defined()) {
+      auto s = scale.contiguous();
+      attr.set_output_scales(dims.size() == 5 ? 3 : 1, std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel()));
+    }
+    dnnl::reorder(dnnl::reorder::primitive_desc(user, out, attr)).execute(stream_, user, out);
     stream_.wait();
     constant_bytes_ += packed.get_size();
     return Slot{Slot::Constant, -1, packed, out};
@@ -270,7 +282,7 @@ class Compiler {
       dst = fresh(i, pd.dst_desc());
     }
     std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
-                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc())},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), n.scale)},
                                            {DNNL_ARG_DST, slot(dst)}};
     if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
     add(pd, dnnl::convolution_forward(pd), std::move(args), i);
@@ -493,7 +505,7 @@ class Compiler {
     set(i, dst);
   }
 
-  const Graph& g_;
+  Graph& g_;
   int current_ = 0;  // the node being compiled
   BufferPlanner planner_;
   dnnl::engine eng_;
@@ -543,7 +555,7 @@ class OneDnnPlan final : public ExecutionPlan {
 bool hasOneDnn() { return true; }
 
 PlanPtr compileOneDnn(const Graph& graph) {
-  const auto g = optimise(graph);
+  auto g = optimise(graph);
   Compiler c(g);
   c.compile();
   return std::make_shared<OneDnnPlan>(g, c);

@@ -6,9 +6,32 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "dyndnn/error.hpp"
 
 namespace dyndnn::engine {
+
+PageBuffer::PageBuffer(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  size_ = std::max<std::size_t>(bytes, 64);
+  if (size_ < kHuge) {
+    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (data_ == MAP_FAILED) throw std::bad_alloc();
+    return;
+  }
+  // Reserve one huge page more than needed, keep the 2 MB-aligned part, give back the rest.
+  size_ = (size_ + kHuge - 1) / kHuge * kHuge;
+  void* raw = ::mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<std::uintptr_t>(raw);
+  const auto aligned = (start + kHuge - 1) / kHuge * kHuge;
+  if (aligned > start) ::munmap(raw, aligned - start);
+  if (const auto tail = start + size_ + kHuge - (aligned + size_)) ::munmap(reinterpret_cast<void*>(aligned + size_), tail);
+  data_ = reinterpret_cast<void*>(aligned);
+  ::madvise(data_, size_, MADV_HUGEPAGE);  // advice only: without THP it stays 4 KB pages
+}
 
 WorkspacePool::WorkspacePool(PlanParts parts) : engine_(parts.engine), parts_(std::move(parts)) {
   release(make());  // the first caller does not pay for it

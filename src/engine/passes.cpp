@@ -67,8 +67,8 @@ Graph foldBatchNorm(const Graph& g) {
     if (conv.op != Op::Conv2d || !conv.post.empty() || !onlyReader(uses, conv_id)) return id;
     const auto scale = bn.weight / at::sqrt(bn.var + bn.eps);
     const auto bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.mean);
-    conv.weight = (conv.weight * scale.view({-1, 1, 1, 1})).contiguous();
     conv.bias = (bn.bias + (bias - bn.mean) * scale).contiguous();
+    conv.scale = conv.scale.defined() ? (conv.scale * scale).contiguous() : scale.contiguous();
     return conv_id;
   });
 }

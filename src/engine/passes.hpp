@@ -8,9 +8,10 @@
 
 namespace dyndnn::engine {
 
-/// BatchNorm after a Conv2d whose value nothing else reads becomes the convolution's weight and bias
-/// (w' = w * gamma / sqrt(var + eps) per output channel, b' = beta + (b - mean) * gamma / sqrt(var + eps)).
-/// A BatchNorm elsewhere stays a node (backends run it as a per-channel scale and shift).
+/// BatchNorm after a Conv2d whose value nothing else reads becomes the convolution's per-output-channel weight
+/// scale and its bias (s = gamma / sqrt(var + eps), b' = beta + (b - mean) * s); the weights stay views into
+/// the package and backends apply the scale as they pack them (oneDNN in the same reorder), so folding costs
+/// no pass over the weights. A BatchNorm elsewhere stays a node (a per-channel scale and shift).
 Graph foldBatchNorm(const Graph& g);
 
 /// Moves into the node before it, when nothing else reads that node's value: an Activation after Conv2d,

@@ -25,8 +25,13 @@ at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values, std::in
   auto in = [&](std::size_t i) -> const at::Tensor& { return values[static_cast<std::size_t>(n.inputs[i])]; };
   switch (n.op) {
     case Op::Input: break;
-    case Op::Conv2d:
-      return at::conv2d(in(0), n.weight, n.bias, {n.stride, n.stride}, {n.pad, n.pad}, {1, 1}, n.groups);
+    case Op::Conv2d: {
+      if (!n.scale.defined())
+        return at::conv2d(in(0), n.weight, n.bias, {n.stride, n.stride}, {n.pad, n.pad}, {1, 1}, n.groups);
+      auto y = at::conv2d(in(0), n.weight, {}, {n.stride, n.stride}, {n.pad, n.pad}, {1, 1}, n.groups);
+      y = y * n.scale.view({1, -1, 1, 1});
+      return n.bias.defined() ? y + n.bias.view({1, -1, 1, 1}) : y;
+    }
     case Op::Linear: return at::linear(in(0), n.weight, n.bias);
     case Op::MatMul: return at::matmul(in(0), n.transpose_b ? in(1).transpose(-1, -2) : in(1));
     case Op::BatchNorm:
