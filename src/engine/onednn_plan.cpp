@@ -168,8 +168,7 @@ class Compiler {
                 const at::Tensor& scale = {}) {
     auto src = t.contiguous();
     memory user(plainDesc(dims), eng_, src.data_ptr());
-    constants_.push_back(std::make_unique<PageBuffer>(packed.get_size()));
-    memory out(packed, eng_, constants_.back()->get());
+    memory out(packed, eng_, constants_->allocate(packed.get_size()));
     dnnl::primitive_attr attr;
     if (scale.defined()) {
       auto s = scale.contiguous();
@@ -514,7 +513,7 @@ class Compiler {
   std::vector<std::optional<Value>> plain_;
   std::vector<std::string> kernels_;
   std::vector<Step> steps_;
-  std::vector<std::unique_ptr<PageBuffer>> constants_;
+  std::unique_ptr<Arena> constants_ = std::make_unique<Arena>();
   std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
 };
 

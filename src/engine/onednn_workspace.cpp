@@ -13,24 +13,41 @@
 
 namespace dyndnn::engine {
 
-PageBuffer::PageBuffer(std::size_t bytes) {
-  constexpr std::size_t kHuge = std::size_t{2} << 20;
-  size_ = std::max<std::size_t>(bytes, 64);
-  if (size_ < kHuge) {
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+std::size_t roundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+}  // namespace
+
+PageBuffer::PageBuffer(std::size_t bytes) : size_(roundUp(std::max<std::size_t>(bytes, 64), 4096)) {
+  if (size_ < kHugePage) {
     data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (data_ == MAP_FAILED) throw std::bad_alloc();
     return;
   }
-  // Reserve one huge page more than needed, keep the 2 MB-aligned part, give back the rest.
-  size_ = (size_ + kHuge - 1) / kHuge * kHuge;
-  void* raw = ::mmap(nullptr, size_ + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Reserve 2 MB more than needed, keep the part that starts on a 2 MB boundary, give back the rest. (The tail
+  // that does not fill a huge page stays in 4 KB pages: nothing resident is wasted.)
+  void* raw = ::mmap(nullptr, size_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const auto start = reinterpret_cast<std::uintptr_t>(raw);
-  const auto aligned = (start + kHuge - 1) / kHuge * kHuge;
+  const auto aligned = roundUp(start, kHugePage);
   if (aligned > start) ::munmap(raw, aligned - start);
-  if (const auto tail = start + size_ + kHuge - (aligned + size_)) ::munmap(reinterpret_cast<void*>(aligned + size_), tail);
+  if (const auto tail = start + size_ + kHugePage - (aligned + size_))
+    ::munmap(reinterpret_cast<void*>(aligned + size_), tail);
   data_ = reinterpret_cast<void*>(aligned);
   ::madvise(data_, size_, MADV_HUGEPAGE);  // advice only: without THP it stays 4 KB pages
+}
+
+void* Arena::allocate(std::size_t bytes) {
+  bytes = roundUp(std::max<std::size_t>(bytes, 1), 64);
+  if (chunks_.empty() || used_ + bytes > capacity_) {
+    capacity_ = roundUp(std::max(bytes, 2 * kHugePage), 4096);
+    chunks_.push_back(std::make_unique<PageBuffer>(capacity_));
+    used_ = 0;
+  }
+  void* p = static_cast<char*>(chunks_.back()->get()) + used_;
+  used_ += bytes;
+  bytes_ += bytes;
+  return p;
 }
 
 WorkspacePool::WorkspacePool(PlanParts parts) : engine_(parts.engine), parts_(std::move(parts)) {
@@ -41,16 +58,26 @@ std::unique_ptr<Workspace> WorkspacePool::make() const {
   using dnnl::memory;
   auto ws = std::make_unique<Workspace>();
   ws->stream = dnnl::stream(engine_);
-  for (auto size : parts_.buffer_sizes) ws->buffers.push_back(std::make_unique<PageBuffer>(size));
-  ws->scratch = std::make_unique<PageBuffer>(parts_.scratch_bytes);
+  // One block for all of it: buffer b at offsets[b], the scratchpad after the last buffer.
+  std::vector<std::size_t> offsets;
+  std::size_t total = 0;
+  for (auto size : parts_.buffer_sizes) {
+    offsets.push_back(total);
+    total += roundUp(size, 64);
+  }
+  const std::size_t scratch_offset = total;
+  ws->memory = std::make_unique<PageBuffer>(total + parts_.scratch_bytes);
+  auto* base = static_cast<char*>(ws->memory->get());
   const auto& steps = parts_.steps;
   ws->args.resize(steps.size());
   for (std::size_t s = 0; s < steps.size(); ++s) {
     for (const auto& [arg, slot] : steps[s].args) {
       switch (slot.kind) {
-        case Slot::Buffer: ws->args[s][arg] = memory(slot.md, engine_, ws->buffers[slot.buffer]->get()); break;
+        case Slot::Buffer:
+          ws->args[s][arg] = memory(slot.md, engine_, base + offsets[static_cast<std::size_t>(slot.buffer)]);
+          break;
         case Slot::Constant: ws->args[s][arg] = slot.constant; break;
-        case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, ws->scratch->get()); break;
+        case Slot::Scratch: ws->args[s][arg] = memory(slot.md, engine_, base + scratch_offset); break;
         case Slot::Input:
         case Slot::Output: ws->args[s][arg] = memory(slot.md, engine_, DNNL_MEMORY_NONE); break;
       }

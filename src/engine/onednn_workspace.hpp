@@ -43,9 +43,10 @@ struct Step {
 
 // Page-granular memory straight from the kernel, returned to it the moment a plan goes away. (malloc keeps
 // large freed blocks in its heap once its mmap threshold has grown, so plans evicted from the cache would
-// keep the process's resident size up.) Buffers of 2 MB and more are aligned to 2 MB and asked for as
-// transparent huge pages: a plan's weights and activations then cost one page fault per 2 MB instead of one
-// per 4 KB, which was the largest part of building a plan (measured: ~30% of build + first run).
+// keep the process's resident size up.) Whole 2 MB ranges are asked for as transparent huge pages: one page
+// fault per 2 MB instead of one per 4 KB. Page faults were the largest part of building a plan and of its
+// first run (measured: ~30%); plans therefore take their memory in few large pieces (Arena, one workspace
+// block) rather than one mapping per layer.
 class PageBuffer {
  public:
   explicit PageBuffer(std::size_t bytes);
@@ -59,18 +60,29 @@ class PageBuffer {
   void* data_;
 };
 
+// Constants of one plan, packed one after another (64-byte aligned) into chunks of at least 4 MB.
+class Arena {
+ public:
+  void* allocate(std::size_t bytes);
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  std::vector<std::unique_ptr<PageBuffer>> chunks_;
+  std::size_t capacity_ = 0, used_ = 0;  // of the newest chunk
+  std::size_t bytes_ = 0;                // handed out
+};
+
 struct PlanParts {
   dnnl::engine engine;  // the one the primitives were created on: streams and memory must use it too
   std::vector<Step> steps;
   std::vector<std::size_t> buffer_sizes;
-  std::vector<std::unique_ptr<PageBuffer>> constants;
+  std::unique_ptr<Arena> constants;
   std::size_t constant_bytes = 0, scratch_bytes = 0;
 };
 
 // Per-call state: activation buffers and the memory objects bound to them. One per concurrent caller.
 struct Workspace {
-  std::vector<std::unique_ptr<PageBuffer>> buffers;
-  std::unique_ptr<PageBuffer> scratch;
+  std::unique_ptr<PageBuffer> memory;  // every activation buffer and the scratchpad, at offsets
   std::vector<std::unordered_map<int, dnnl::memory>> args;  // per step
   std::vector<dnnl::memory*> inputs, outputs;               // handles rebound on every call
   dnnl::stream stream;
