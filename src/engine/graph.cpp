@@ -346,6 +346,12 @@ int Graph::concat(const std::vector<int>& xs, int axis) {
   return push(std::move(n));
 }
 
+int Graph::shareable(int id) {
+  checked(id, "shareable");
+  nodes_[static_cast<std::size_t>(id)].shareable = true;
+  return id;
+}
+
 void Graph::setOutput(int id) {
   checked(id, "setOutput");
   output_ = id;

@@ -60,6 +60,9 @@ struct Node {
   std::int64_t start = 0, length = 0;               // Slice
   bool transpose_b = false;                         // MatMul: b is [..., N, K]
   std::vector<PostOp> post;                         // filled by the fusion pass
+  // The weight is a view of storage that outlives every plan (the memory-mapped package): a backend may keep
+  // one packed copy of it for all the plans that use the same view with the same scale.
+  bool shareable = false;
 };
 
 const char* opName(Op op);
@@ -87,6 +90,8 @@ class Graph {
   int slice(int x, int axis, std::int64_t start, std::int64_t length);
   int concat(const std::vector<int>& xs, int axis);
   void setOutput(int node);
+  /// Mark a node's weight as a view of the package (see Node::shareable); returns the node.
+  int shareable(int node);
 
   const std::vector<Node>& nodes() const { return nodes_; }
   std::vector<Node>& nodes() { return nodes_; }

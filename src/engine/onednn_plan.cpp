@@ -54,6 +54,8 @@ tag tagOf(const memory::desc& md) {
   return tag::any;
 }
 
+constexpr std::size_t kSharedConstantBytes = std::size_t{1} << 20;
+
 using Eltwise = std::vector<std::tuple<dnnl::algorithm, float, float>>;
 
 Eltwise eltwiseFor(Act act) {
@@ -138,6 +140,7 @@ class Compiler {
     p.steps = std::move(steps_);
     p.buffer_sizes = planner_.sizes();
     p.constants = std::move(constants_);
+    p.shared = std::move(shared_);
     p.constant_bytes = constant_bytes_;
     p.scratch_bytes = scratch_bytes_;
     return p;
@@ -163,21 +166,47 @@ class Compiler {
 
   // A constant: the tensor's values reordered from its plain layout (viewed as `dims`) into `packed`, each
   // output channel multiplied by `scale` on the way when given (a folded batch norm: dimension 0, or 0 and 1
-  // for grouped weights [g, O/g, ...], whose channel order is the same).
+  // for grouped weights [g, O/g, ...], whose channel order is the same). A large `shareable` weight is packed
+  // once for all plans that use the same view with the same scale and layout (the head of a family, identical
+  // in every sub-network, is most of a small sub-network's weights); small ones go to the plan's own arena,
+  // where they cost no mapping of their own.
   Slot constant(const at::Tensor& t, const memory::dims& dims, const memory::desc& packed,
-                const at::Tensor& scale = {}) {
-    auto src = t.contiguous();
-    memory user(plainDesc(dims), eng_, src.data_ptr());
-    memory out(packed, eng_, constants_->allocate(packed.get_size()));
-    dnnl::primitive_attr attr;
+                const at::Tensor& scale = {}, bool shareable = false) {
+    auto pack = [&](void* into) {
+      auto src = t.contiguous();
+      memory user(plainDesc(dims), eng_, src.data_ptr());
+      memory out(packed, eng_, into);
+      dnnl::primitive_attr attr;
+      if (scale.defined()) {
+        auto s = scale.contiguous();
+        attr.set_output_scales(dims.size() == 5 ? 3 : 1,
+                               std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel()));
+      }
+      dnnl::reorder(dnnl::reorder::primitive_desc(user, out, attr)).execute(stream_, user, out);
+      stream_.wait();
+    };
+    constant_bytes_ += packed.get_size();
+    if (!shareable || packed.get_size() < kSharedConstantBytes) {
+      void* into = constants_->allocate(packed.get_size());
+      pack(into);
+      return Slot{Slot::Constant, -1, packed, memory(packed, eng_, into)};
+    }
+    auto shared = SharedConstants::instance().get(sharingKey(t, scale), packed, pack);
+    shared_.push_back(shared);
+    return Slot{Slot::Constant, -1, packed, memory(packed, eng_, shared->memory->get())};
+  }
+
+  static std::string sharingKey(const at::Tensor& t, const at::Tensor& scale) {
+    std::string key;
+    auto put = [&](const void* p, std::size_t n) { key.append(static_cast<const char*>(p), n); };
+    const void* address = t.data_ptr();
+    put(&address, sizeof address);
+    for (auto v : {t.sizes(), t.strides()}) put(v.data(), v.size() * sizeof(std::int64_t));
     if (scale.defined()) {
       auto s = scale.contiguous();
-      attr.set_output_scales(dims.size() == 5 ? 3 : 1, std::vector<float>(s.data_ptr<float>(), s.data_ptr<float>() + s.numel()));
+      put(s.data_ptr(), static_cast<std::size_t>(s.numel()) * sizeof(float));
     }
-    dnnl::reorder(dnnl::reorder::primitive_desc(user, out, attr)).execute(stream_, user, out);
-    stream_.wait();
-    constant_bytes_ += packed.get_size();
-    return Slot{Slot::Constant, -1, packed, out};
+    return key;
   }
   Slot constant(const at::Tensor& t) {
     const auto d = memory::dims(t.sizes().begin(), t.sizes().end());
@@ -281,7 +310,7 @@ class Compiler {
       dst = fresh(i, pd.dst_desc());
     }
     std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
-                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), n.scale)},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), n.scale, n.shareable)},
                                            {DNNL_ARG_DST, slot(dst)}};
     if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
     add(pd, dnnl::convolution_forward(pd), std::move(args), i);
@@ -316,7 +345,7 @@ class Compiler {
     auto dst_slot = slot(dst);
     dst_slot.md = dst_md;
     std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
-                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc())},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), {}, n.shareable)},
                                            {DNNL_ARG_DST, dst_slot}};
     if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
     add(pd, dnnl::inner_product_forward(pd), std::move(args), i);
@@ -514,6 +543,7 @@ class Compiler {
   std::vector<std::string> kernels_;
   std::vector<Step> steps_;
   std::unique_ptr<Arena> constants_ = std::make_unique<Arena>();
+  std::vector<std::shared_ptr<const SharedConstants::Packed>> shared_;
   std::size_t constant_bytes_ = 0, scratch_bytes_ = 0;
 };
 

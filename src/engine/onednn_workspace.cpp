@@ -19,8 +19,8 @@ std::size_t roundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * 
 }  // namespace
 
 PageBuffer::PageBuffer(std::size_t bytes) : size_(roundUp(std::max<std::size_t>(bytes, 64), 4096)) {
-  if (size_ < kHugePage) {
-    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (size_ < kHugePage) {  // populated at once: one call instead of a fault per page (it is all written next)
+    data_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (data_ == MAP_FAILED) throw std::bad_alloc();
     return;
   }
@@ -48,6 +48,35 @@ void* Arena::allocate(std::size_t bytes) {
   used_ += bytes;
   bytes_ += bytes;
   return p;
+}
+
+SharedConstants& SharedConstants::instance() {
+  static SharedConstants shared;
+  return shared;
+}
+
+std::shared_ptr<const SharedConstants::Packed> SharedConstants::get(const std::string& key,
+                                                                    const dnnl::memory::desc& layout,
+                                                                    const std::function<void(void*)>& pack) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& entries = entries_[key];
+  for (const auto& e : entries)
+    if (e.layout == layout)
+      if (auto alive = e.packed.lock()) return alive;
+  auto packed = std::make_shared<Packed>();
+  packed->bytes = layout.get_size();
+  packed->memory = std::make_unique<PageBuffer>(packed->bytes);
+  pack(packed->memory->get());
+  // Forget what no plan uses any more (here, so the table never outgrows the plans alive).
+  entries.erase(std::remove_if(entries.begin(), entries.end(), [](const Entry& e) { return e.packed.expired(); }),
+                entries.end());
+  entries.push_back(Entry{layout, packed});
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    auto& list = it->second;
+    list.erase(std::remove_if(list.begin(), list.end(), [](const Entry& e) { return e.packed.expired(); }), list.end());
+    it = list.empty() ? entries_.erase(it) : std::next(it);
+  }
+  return packed;
 }
 
 WorkspacePool::WorkspacePool(PlanParts parts) : engine_(parts.engine), parts_(std::move(parts)) {
@@ -124,6 +153,7 @@ void WorkspacePool::execute(Workspace& ws) const {
 std::size_t WorkspacePool::bytes() const {
   std::size_t activations = 0;
   for (auto s : parts_.buffer_sizes) activations += s;
+  // Shared constants count in full for every plan that uses them: the plan cache's budget stays an upper bound.
   return parts_.constant_bytes + activations + parts_.scratch_bytes;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -72,11 +73,36 @@ class Arena {
   std::size_t bytes_ = 0;                // handed out
 };
 
+// One packed copy of a weight that several plans use (Node::shareable), found by what determines its bytes:
+// the source view (address, shape, strides), the per-channel scale applied while packing, and the packed
+// layout. Entries are weak: the copy lives as long as a plan that uses it. Thread-safe.
+class SharedConstants {
+ public:
+  struct Packed {
+    std::unique_ptr<PageBuffer> memory;
+    std::size_t bytes = 0;
+  };
+  static SharedConstants& instance();
+  /// The packed copy of the source `key` (address, shape, strides and scale, as bytes) in layout `packed`, or
+  /// one made by `pack` (which fills the buffer it is given) and kept.
+  std::shared_ptr<const Packed> get(const std::string& key, const dnnl::memory::desc& packed,
+                                    const std::function<void(void*)>& pack);
+
+ private:
+  struct Entry {
+    dnnl::memory::desc layout;  // compared with ==: oneDNN's own equality, not the struct's bytes
+    std::weak_ptr<const Packed> packed;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::vector<Entry>> entries_;
+};
+
 struct PlanParts {
   dnnl::engine engine;  // the one the primitives were created on: streams and memory must use it too
   std::vector<Step> steps;
   std::vector<std::size_t> buffer_sizes;
   std::unique_ptr<Arena> constants;
+  std::vector<std::shared_ptr<const SharedConstants::Packed>> shared;  // packed once for several plans
   std::size_t constant_bytes = 0, scratch_bytes = 0;
 };
 

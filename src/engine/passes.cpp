@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace dyndnn::engine {
@@ -37,6 +38,27 @@ Graph rewrite(const Graph& g, Step&& step) {
   return out;
 }
 
+// scale = gamma / sqrt(var + eps), bias' = beta + (bias - mean) * scale, on float vectors: a plain loop (a plan
+// build folds dozens of these; as ATen ops each would cost more in dispatch than in arithmetic).
+void foldInto(Node& conv, const Node& bn) {
+  const auto c = bn.shape[1];
+  auto vec = [](const at::Tensor& t) { return t.contiguous().to(at::kFloat); };
+  const auto gamma = vec(bn.weight), beta = vec(bn.bias), mean = vec(bn.mean), var = vec(bn.var);
+  const auto old_bias = conv.bias.defined() ? vec(conv.bias) : at::Tensor();
+  const auto old_scale = conv.scale.defined() ? vec(conv.scale) : at::Tensor();
+  auto scale = at::empty({c}, gamma.options()), bias = at::empty({c}, gamma.options());
+  const float *g = gamma.data_ptr<float>(), *b = beta.data_ptr<float>(), *m = mean.data_ptr<float>(),
+              *v = var.data_ptr<float>();
+  float *s = scale.data_ptr<float>(), *out = bias.data_ptr<float>();
+  for (std::int64_t i = 0; i < c; ++i) {
+    s[i] = static_cast<float>(g[i] / std::sqrt(static_cast<double>(v[i]) + bn.eps));
+    out[i] = b[i] + ((old_bias.defined() ? old_bias.data_ptr<float>()[i] : 0.f) - m[i]) * s[i];
+    if (old_scale.defined()) s[i] *= old_scale.data_ptr<float>()[i];
+  }
+  conv.scale = scale;
+  conv.bias = bias;
+}
+
 bool onlyReader(const std::vector<int>& uses, int producer) { return uses[static_cast<std::size_t>(producer)] == 1; }
 
 }  // namespace
@@ -65,10 +87,7 @@ Graph foldBatchNorm(const Graph& g) {
     const int conv_id = bn.inputs[0];
     auto& conv = nodes[static_cast<std::size_t>(conv_id)];
     if (conv.op != Op::Conv2d || !conv.post.empty() || !onlyReader(uses, conv_id)) return id;
-    const auto scale = bn.weight / at::sqrt(bn.var + bn.eps);
-    const auto bias = conv.bias.defined() ? conv.bias : at::zeros_like(bn.mean);
-    conv.bias = (bn.bias + (bias - bn.mean) * scale).contiguous();
-    conv.scale = conv.scale.defined() ? (conv.scale * scale).contiguous() : scale.contiguous();
+    foldInto(conv, bn);
     return conv_id;
   });
 }

@@ -87,6 +87,14 @@ ElasticMbv3::ElasticMbv3(format::Package& pkg) : resolutions_(pkg.input.resoluti
       fail(path, fmt::format("unexpected tensor '{}': not part of the '{}' architecture or of an operating point's "
                              "BN statistics",
                              e.name, kOfaMbv3Family));
+  // Every smaller kernel of every block, transformed once for all channels (the transform is per channel, so a
+  // sub-network's kernel is a slice of it): plans then never run the transform, and their depthwise weights
+  // are views like all the others (a few MB for w1.0).
+  const auto geometry = arch_.blocks();
+  for (std::size_t i = 0; i < geometry.size(); ++i)
+    for (int k : arch_.ks_list)
+      if (k < arch_.ks_list.back())
+        kernels_[{static_cast<int>(i) + 1, k}] = transformedKernel(static_cast<int>(i) + 1, geometry[i].max_mid, k);
 }
 
 SubnetConfig ElasticMbv3::normalise(const SubnetConfig& c) const {
@@ -119,7 +127,9 @@ engine::Act graphAct(Act a) {
 int ElasticMbv3::convBnAct(engine::Graph& g, int x, at::Tensor weight, const std::string& layer, int c, int stride,
                            Act act, const BnStats* stats) const {
   const int k = static_cast<int>(weight.size(-1));
-  int y = g.conv2d(x, std::move(weight), {}, stride, k / 2, layer);
+  // Every weight is a slice of the package or of the transformed kernels, which live as long as the supernet:
+  // a backend may pack it once for all the plans that use the same slice.
+  int y = g.shareable(g.conv2d(x, std::move(weight), {}, stride, k / 2, layer));
   auto it = stats ? stats->find(layer) : BnStats::const_iterator{};
   const bool own = stats && it != stats->end();
   y = g.batchNorm(y, w(layer + ".bn.weight").narrow(0, 0, c), w(layer + ".bn.bias").narrow(0, 0, c),
@@ -129,6 +139,12 @@ int ElasticMbv3::convBnAct(engine::Graph& g, int x, at::Tensor weight, const std
 }
 
 at::Tensor ElasticMbv3::activeKernel(int block, int channels, int kernel) const {
+  if (kernel == arch_.ks_list.back())
+    return w(fmt::format("blocks.{}.depth_conv.weight", block)).narrow(0, 0, channels);
+  return kernels_.at({block, kernel}).narrow(0, 0, channels);
+}
+
+at::Tensor ElasticMbv3::transformedKernel(int block, int channels, int kernel) const {
   const auto prefix = fmt::format("blocks.{}.depth_conv", block);
   at::Tensor filter = w(prefix + ".weight").narrow(0, 0, channels);
   for (auto [src, dst] : arch_.transformPairs()) {
@@ -169,11 +185,11 @@ engine::Graph ElasticMbv3::lower(const SubnetConfig& c, int operating_point) con
       if (b.se) {  // squeeze-excite: pooled, reduced (ReLU), expanded (hard sigmoid), multiplied back
         const int se = seChannels(mid);
         int s_ = g.globalAvgPool(y);
-        s_ = g.conv2d(s_, w(p + ".se.reduce.weight").narrow(0, 0, se).narrow(1, 0, mid),
-                      w(p + ".se.reduce.bias").narrow(0, 0, se), 1, 0, p + ".se.reduce");
+        s_ = g.shareable(g.conv2d(s_, w(p + ".se.reduce.weight").narrow(0, 0, se).narrow(1, 0, mid),
+                                  w(p + ".se.reduce.bias").narrow(0, 0, se), 1, 0, p + ".se.reduce"));
         s_ = g.activation(s_, engine::Act::ReLU);
-        s_ = g.conv2d(s_, w(p + ".se.expand.weight").narrow(0, 0, mid).narrow(1, 0, se),
-                      w(p + ".se.expand.bias").narrow(0, 0, mid), 1, 0, p + ".se.expand");
+        s_ = g.shareable(g.conv2d(s_, w(p + ".se.expand.weight").narrow(0, 0, mid).narrow(1, 0, se),
+                                  w(p + ".se.expand.bias").narrow(0, 0, mid), 1, 0, p + ".se.expand"));
         s_ = g.activation(s_, engine::Act::HSigmoid);
         y = g.mul(y, s_);
       }
@@ -184,10 +200,10 @@ engine::Graph ElasticMbv3::lower(const SubnetConfig& c, int operating_point) con
   }
   x = convBnAct(g, x, w("final_expand_layer.weight"), "final_expand_layer", arch_.final_expand, 1, Act::HSwish, stats);
   x = g.globalAvgPool(x);
-  x = g.conv2d(x, w("feature_mix_layer.weight"), {}, 1, 0, "feature_mix_layer");
+  x = g.shareable(g.conv2d(x, w("feature_mix_layer.weight"), {}, 1, 0, "feature_mix_layer"));
   x = g.activation(x, engine::Act::HSwish);
   x = g.reshape(x, {1, arch_.feature_mix});
-  x = g.linear(x, w("classifier.weight"), w("classifier.bias"), "classifier");
+  x = g.shareable(g.linear(x, w("classifier.weight"), w("classifier.bias"), "classifier"));
   g.setOutput(x);
   return g;
 }

@@ -34,11 +34,13 @@ class ElasticMbv3 final : public Supernet {
   engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
   /// BN statistics stored for operating point `index` (empty when it has none).
   const BnStats& operatingPointStats(std::size_t index) const { return op_stats_.at(index); }
-  /// The active depthwise kernel (OFA: centre crop, then the transform matrices 7->5->3).
+  /// The active depthwise kernel (OFA: centre crop, then the transform matrices 7->5->3), a view.
   at::Tensor activeKernel(int block, int channels, int kernel) const;
 
  private:
   const at::Tensor& w(const std::string& name) const;
+  // Centre crop + transform chain of the first `channels` channels of a block's kernel (computed at load).
+  at::Tensor transformedKernel(int block, int channels, int kernel) const;
   // conv (no bias) + batch norm (+ activation) of a named layer, over its first `channels` channels
   int convBnAct(engine::Graph& g, int x, at::Tensor weight, const std::string& layer, int channels, int stride,
                 Act act, const BnStats* stats) const;
@@ -47,6 +49,7 @@ class ElasticMbv3 final : public Supernet {
   std::vector<int> resolutions_;
   std::map<std::string, at::Tensor> weights_;
   std::vector<BnStats> op_stats_;
+  std::map<std::pair<int, int>, at::Tensor> kernels_;  // (block, kernel) -> every channel's transformed kernel
 };
 
 }  // namespace dyndnn::nn
