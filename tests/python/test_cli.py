@@ -23,6 +23,27 @@ def test_info_and_infer(cli, fixture_dir):
     assert out["operating_point"] == "random2" and len(out["top"]) == 5
 
 
+def test_info_graph(cli, fixture_dir):
+    """`dyndnn info --graph OP`: one line per node of the compiled graph, with shapes, MACs and kernels."""
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    info = json.loads(run(cli, "info", path, "--json").stdout)
+    op = info["operating_points"][3]
+    r = run(cli, "info", path, "--graph", op["name"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(op["name"] + " on ")
+    nodes = [line for line in lines if line.lstrip().startswith("%")]
+    assert nodes[0].split()[1] == "input" and "[1,1," in nodes[0]
+    assert any("conv2d k1 s1 p0 +sum(" in line for line in nodes)  # residual sums fused
+    assert any(" g" in line and "depth_conv" in line for line in nodes)  # depthwise (groups)
+    assert "classifier" in nodes[-1] and "-> [1,10]" in nodes[-1]
+    assert all("[" in line.rsplit("  ", 1)[-1] for line in nodes if "conv2d" in line)  # each conv names a kernel
+    # the total MACs printed agree with the operating point's cost
+    macs = float(lines[1].split(" MMACs")[0].split(", ")[-1]) * 1e6
+    assert abs(macs - op["macs"]) / op["macs"] < 1e-3
+    check_fails_cleanly(run(cli, "info", path, "--graph", "nope"), "no operating point named 'nope'")
+
+
 def test_infer_image(cli, fixture_dir, tmp_path):
     img = tmp_path / "x.pgm"
     img.write_bytes(b"P5\n# comment\n30 20\n255\n" + bytes(random.Random(0).randrange(256) for _ in range(600)))
