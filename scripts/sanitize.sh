@@ -19,7 +19,8 @@ TSAN_TESTS='^concurrency\.|^plan cache:|^requestSubnet switches|^infer from seve
 case "$KIND" in
   address)
     FLAGS="address,undefined"
-    TARGETS=(dyndnn_tests dyndnn_managed_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_runtime_tests dyndnn_fake_nvml)
+    TARGETS=(dyndnn_tests dyndnn_engine_tests dyndnn_managed_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_runtime_tests
+             dyndnn_fake_nvml)
     FILTER="" ;;
   thread)
     FLAGS="thread"
