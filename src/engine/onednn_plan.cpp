@@ -394,9 +394,8 @@ class Compiler {
     const memory::dims stride = global ? memory::dims{1, 1} : memory::dims{n.stride, n.stride};
     const memory::dims pad = global ? memory::dims{0, 0} : memory::dims{n.pad, n.pad};
     const auto alg = n.op == Op::MaxPool ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
-    const auto out_tag = tagOf(src.md) == tag::any ? tag::any : tagOf(src.md);
     dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.md,
-                                     memory::desc(dimsOf(n.shape), dt::f32, out_tag), stride, kernel, pad, pad);
+                                     memory::desc(dimsOf(n.shape), dt::f32, tagOf(src.md)), stride, kernel, pad, pad);
     dnnl::pooling_forward::primitive_desc pd(desc, userScratchpad(), eng_);
     Value dst = fresh(i, pd.dst_desc());
     add(pd, dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, slot(src)}, {DNNL_ARG_DST, slot(dst)}}, i);

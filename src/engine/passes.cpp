@@ -141,6 +141,7 @@ Graph removeDead(const Graph& g) {
   return out;
 }
 
+// Dead nodes go after folding too: a folded batch norm still reads its convolution, and fusion counts readers.
 Graph optimise(const Graph& g) { return removeDead(fuse(removeDead(foldBatchNorm(g)))); }
 
 BufferPlanner::BufferPlanner(const Graph& g) : last_use_(lastUses(g)) {}

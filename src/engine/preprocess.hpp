@@ -3,7 +3,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "dyndnn/model.hpp"
+#include "dyndnn/types.hpp"
 
 namespace dyndnn::engine {
 

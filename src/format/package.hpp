@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dyndnn/model.hpp"
+#include "dyndnn/types.hpp"
 #include "format/safetensors.hpp"
 
 namespace dyndnn::format {

@@ -37,10 +37,7 @@ at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, co
 }  // namespace
 
 ElasticMbv3::ElasticMbv3(format::Package& pkg) : resolutions_(pkg.input.resolutions) {
-  const auto& path = pkg.path();
-  if (pkg.family != kOfaMbv3Family)
-    fail(path, fmt::format("metadata field 'family': unknown family '{}' (this build knows: {})", pkg.family,
-                           kOfaMbv3Family));
+  const auto& path = pkg.path();  // the family was checked by openSupernet(), the one place that dispatches on it
   try {
     arch_ = ArchSpec::fromJson(pkg.arch, "metadata field 'arch'");
   } catch (const FormatError& e) {

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "dyndnn/subnet_config.hpp"
-#include "dyndnn/model.hpp"
+#include "dyndnn/types.hpp"
 #include "engine/graph.hpp"
 #include "format/package.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "dyndnn/model.hpp"
+#include "dyndnn/types.hpp"
 #include "dyndnn/subnet_config.hpp"
 
 namespace dyndnn::nn {
