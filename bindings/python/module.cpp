@@ -14,33 +14,37 @@ using namespace dyndnn;
 
 namespace {
 
+// The family validates the knobs (DynamicModel::setSubnet); here only the types are checked.
 SubnetConfig configFromPython(const py::dict& d) {
-  auto ints = [&](const char* key) -> std::vector<int> {
-    if (!d.contains(key)) throw InvalidArgument(std::string("sub-network config: missing key '") + key + "'");
-    py::object v = d[key];
-    if (py::isinstance<py::int_>(v)) return {v.cast<int>()};
-    try {
-      return v.cast<std::vector<int>>();
-    } catch (const py::cast_error&) {
-      throw InvalidArgument(std::string("sub-network config: '") + key + "' must be an int or a list of ints");
-    }
-  };
+  SubnetConfig c;
   for (auto item : d) {
-    auto k = py::str(item.first).cast<std::string>();
-    if (k != "ks" && k != "e" && k != "d" && k != "r")
-      throw InvalidArgument("sub-network config: unknown key '" + k + "' (expected ks, e, d, r)");
+    const auto key = py::str(item.first).cast<std::string>();
+    py::handle v = item.second;
+    if (key == "r") {
+      if (!py::isinstance<py::int_>(v)) throw InvalidArgument("sub-network config: 'r' must be one int");
+      c.r = v.cast<int>();
+    } else if (py::isinstance<py::int_>(v)) {
+      c.knobs[key] = {v.cast<int>()};
+    } else {
+      try {
+        c.knobs[key] = v.cast<std::vector<int>>();
+      } catch (const py::cast_error&) {
+        throw InvalidArgument("sub-network config: '" + key + "' must be an int or a list of ints");
+      }
+    }
   }
-  auto r = ints("r");
-  if (r.size() != 1) throw InvalidArgument("sub-network config: 'r' must be one int");
-  return SubnetConfig{ints("ks"), ints("e"), ints("d"), r[0]};
+  return c;
 }
 
 py::dict configToPython(const SubnetConfig& c) {
   py::dict d;
-  d["ks"] = c.ks;
-  d["e"] = c.e;
-  d["d"] = c.d;
-  d["r"] = c.r;
+  for (const auto& [name, values] : c.knobs) {
+    if (values.size() == 1)
+      d[py::str(name)] = values[0];
+    else
+      d[py::str(name)] = values;
+  }
+  if (c.r != 0) d["r"] = c.r;
   return d;
 }
 
@@ -139,7 +143,7 @@ infer() may be called from several threads, also while set_subnet() switches.)")
                                for (const auto& op : m.operatingPoints()) out.append(operatingPointToPython(op));
                                return out;
                              },
-                             "List of dicts: name, config {ks, e, d, r}, bn_stats, macs, params, accuracy.")
+                             "List of dicts: name, config (the family's knobs and r), bn_stats, macs, params, accuracy.")
       .def(
           "set_subnet",
           [](DynamicModel& m, const py::object& what) {

@@ -1,34 +1,39 @@
 #pragma once
 /// \file subnet_config.hpp
-/// A sub-network of an elastic supernet, in Once-for-All's own dict form.
+/// A sub-network of a supernet, in the family's dict form (OFA's for OFA-MobileNetV3).
 
+#include <map>
 #include <string>
 #include <vector>
 
 namespace dyndnn {
 
-/// One sub-network: per-block kernel size and expand ratio (one entry per elastic block, including the
-/// blocks that the depth leaves out, as OFA's `sample_active_subnet()` writes them), per-stage depth, and
-/// the input resolution. For OFA MobileNetV3: 20 kernel sizes, 20 expand ratios, 5 depths.
+/// One sub-network: the family's elastic choices by name, plus the input resolution every family has.
+///   OFA MobileNetV3: "ks" and "e" per elastic block (20 each, including the blocks the depth leaves out, as
+///                    OFA's `sample_active_subnet()` writes them), "d" per stage (5).
+///   group_cnn:       "g", the number of active channel groups.
+/// A one-element list stands for a scalar: the family broadcasts it to every block or stage once validated
+/// (as OFA's `set_active_subnet(ks=7, e=6, d=4)` does). Which knobs exist and what they allow is the family's
+/// business: DynamicModel::setSubnet() validates a config and says what is wrong.
 ///
 /// A plain value type; thread-safe as any const value is.
 struct SubnetConfig {
-  std::vector<int> ks;  ///< kernel size per elastic block
-  std::vector<int> e;   ///< expand ratio per elastic block
-  std::vector<int> d;   ///< depth per stage
-  int r = 0;            ///< input resolution (square)
+  std::map<std::string, std::vector<int>> knobs;  ///< knob name -> values
+  int r = 0;                                      ///< input resolution (square); 0 = the family's default
 
-  /// Parse OFA's dict form `{"ks": [...], "e": [...], "d": [...], "r": 224}` from JSON text. A scalar
-  /// in place of a list is broadcast to every block/stage once validated against a supernet (as OFA's
-  /// `set_active_subnet(ks=7, e=6, d=4)` does); here it is kept as a one-element list.
-  /// Throws InvalidArgument on malformed JSON or missing/ill-typed fields.
+  /// The values of `knob`; throws InvalidArgument naming it when the config has no such knob.
+  const std::vector<int>& at(const std::string& knob) const;
+  bool has(const std::string& knob) const { return knobs.count(knob) != 0; }
+
+  /// Parse the dict form, e.g. `{"ks": [...], "e": [...], "d": [...], "r": 224}` or `{"g": 2}`: an object of
+  /// integers and lists of integers. Throws InvalidArgument on malformed JSON or ill-typed fields.
   static SubnetConfig fromJson(const std::string& json_text);
-  /// The same dict form as compact JSON.
+  /// The same dict form as compact JSON (one-element lists as scalars).
   std::string toJson() const;
-  /// A short human-readable summary such as "k[7x20] e[6x20] d[4,4,4,4,4] r224".
+  /// A short human-readable summary such as "d[4x5] e[6x20] ks[7x20] r224".
   std::string summary() const;
 
-  bool operator==(const SubnetConfig& o) const { return ks == o.ks && e == o.e && d == o.d && r == o.r; }
+  bool operator==(const SubnetConfig& o) const { return knobs == o.knobs && r == o.r; }
   bool operator!=(const SubnetConfig& o) const { return !(*this == o); }
 };
 

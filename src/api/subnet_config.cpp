@@ -31,7 +31,20 @@ std::string compact(const std::vector<int>& v) {
 }  // namespace
 
 std::string SubnetConfig::summary() const {
-  return fmt::format("k[{}] e[{}] d[{}] r{}", compact(ks), compact(e), compact(d), r);
+  std::string out;
+  for (const auto& [name, values] : knobs) out += fmt::format("{}{}[{}]", out.empty() ? "" : " ", name, compact(values));
+  if (r != 0) out += fmt::format("{}r{}", out.empty() ? "" : " ", r);
+  return out;
+}
+
+const std::vector<int>& SubnetConfig::at(const std::string& knob) const {
+  auto it = knobs.find(knob);
+  if (it == knobs.end()) {
+    std::vector<std::string> names;
+    for (const auto& kv : knobs) names.push_back(kv.first);
+    throw InvalidArgument(fmt::format("sub-network config has no knob '{}' (it has: {})", knob, fmt::join(names, ", ")));
+  }
+  return it->second;
 }
 
 }  // namespace dyndnn

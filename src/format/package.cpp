@@ -110,23 +110,28 @@ void verifyChecksum(const SafetensorsFile& file, const std::string& meta_text) {
 }  // namespace
 
 SubnetConfig configFromJson(const json& j, const std::string& where) {
-  if (!j.is_object()) throw InvalidArgument(fmt::format("{}: must be an object {{ks, e, d, r}}", where));
+  if (!j.is_object())
+    throw InvalidArgument(fmt::format("{}: must be an object of knobs, e.g. {{\"ks\": 7, \"e\": 6, \"d\": 4, "
+                                      "\"r\": 224}} or {{\"g\": 2}}",
+                                      where));
   SubnetConfig c;
-  for (const char* key : {"ks", "e", "d", "r"})
-    if (!j.contains(key))
-      throw InvalidArgument(fmt::format("{}: missing field '{}' (OFA's dict form has ks, e, d and r)", where, key));
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "ks" && it.key() != "e" && it.key() != "d" && it.key() != "r")
-      throw InvalidArgument(fmt::format("{}: unknown field '{}' (expected ks, e, d, r)", where, it.key()));
-  c.ks = intList(j["ks"], where + ".ks");
-  c.e = intList(j["e"], where + ".e");
-  c.d = intList(j["d"], where + ".d");
-  if (!j["r"].is_number_integer()) throw InvalidArgument(fmt::format("{}.r: must be an integer", where));
-  c.r = j["r"].get<int>();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "r") {
+      if (!it->is_number_integer()) throw InvalidArgument(fmt::format("{}.r: must be an integer", where));
+      c.r = it->get<int>();
+    } else {
+      c.knobs[it.key()] = intList(*it, where + "." + it.key());
+    }
+  }
   return c;
 }
 
-json configToJson(const SubnetConfig& c) { return json{{"ks", c.ks}, {"e", c.e}, {"d", c.d}, {"r", c.r}}; }
+json configToJson(const SubnetConfig& c) {
+  json j = json::object();
+  for (const auto& [name, values] : c.knobs) j[name] = values.size() == 1 ? json(values[0]) : json(values);
+  if (c.r != 0) j["r"] = c.r;
+  return j;
+}
 
 std::string Package::bnStatName(std::size_t index, const std::string& layer, const char* stat) {
   return fmt::format("op.{}.{}.{}", index, layer, stat);

@@ -8,31 +8,12 @@
 #include <fmt/ranges.h>
 
 #include "dyndnn/error.hpp"
+#include "nn/checked_tensor.hpp"
 
 namespace dyndnn::nn {
 namespace {
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw FormatError(fmt::format("{}: {}", path, what));
-}
-
-std::string shapeText(const std::vector<std::int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
-
-at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, const std::vector<std::int64_t>& shape,
-                         const std::string& role) {
-  const auto* e = pkg.file.find(name);
-  if (e == nullptr) fail(pkg.path(), fmt::format("missing tensor '{}' ({} {})", name, role, shapeText(shape)));
-  if (e->dtype != format::DType::F32)
-    fail(pkg.path(), fmt::format("tensor '{}': dtype {} where F32 is required", name, format::dtypeName(e->dtype)));
-  if (e->shape != shape)
-    fail(pkg.path(), fmt::format("tensor '{}': shape {} disagrees with the architecture spec, which needs {}", name,
-                                 shapeText(e->shape), shapeText(shape)));
-  auto t = pkg.file.tensor(*e);
-  // Non-finite values can only come from corruption or a broken export; they would poison every output.
-  if (!at::isfinite(t).all().item<bool>())
-    fail(pkg.path(), fmt::format("tensor '{}': holds NaN or Inf values", name));
-  return t;
-}
+[[noreturn]] void fail(const std::string& path, const std::string& what) { failPackage(path, what); }
 
 }  // namespace
 
@@ -104,8 +85,9 @@ SubnetConfig ElasticMbv3::normalise(const SubnetConfig& c) const {
 const at::Tensor& ElasticMbv3::w(const std::string& name) const { return weights_.at(name); }
 
 SubnetConfig ElasticMbv3::largest() const {
-  return normalise(SubnetConfig{{arch_.ks_list.back()}, {arch_.expand_ratio_list.back()}, {arch_.depth_list.back()},
-                                resolutions_.back()});
+  return normalise(SubnetConfig{
+      {{"ks", {arch_.ks_list.back()}}, {"e", {arch_.expand_ratio_list.back()}}, {"d", {arch_.depth_list.back()}}},
+      resolutions_.back()});
 }
 
 namespace {
@@ -158,6 +140,7 @@ engine::Graph ElasticMbv3::lower(const SubnetConfig& c, int operating_point) con
   const BnStats* stats = operating_point >= 0 && !op_stats_.at(static_cast<std::size_t>(operating_point)).empty()
                              ? &op_stats_[static_cast<std::size_t>(operating_point)]
                              : nullptr;
+  const auto &ks = c.at("ks"), &e = c.at("e"), &d = c.at("d");
   engine::Graph g;
   int x = g.input({1, arch_.in_channels, c.r, c.r});
   x = convBnAct(g, x, w("first_conv.weight"), "first_conv", arch_.stem_width, arch_.stem_stride, arch_.stem_act, stats);
@@ -170,15 +153,15 @@ engine::Graph ElasticMbv3::lower(const SubnetConfig& c, int operating_point) con
   }
   const auto geometry = arch_.blocks();
   for (std::size_t s = 0; s < arch_.stages.size(); ++s) {
-    for (int j = 0; j < c.d[s]; ++j) {
+    for (int j = 0; j < d[s]; ++j) {
       const auto i = s * arch_.maxDepth() + j;
       const auto& b = geometry[i];
       const int block = static_cast<int>(i) + 1;
       const auto p = fmt::format("blocks.{}", block);
-      const int mid = midChannels(b.in, c.e[i]);
+      const int mid = midChannels(b.in, e[i]);
       int y = convBnAct(g, x, w(p + ".inverted_bottleneck.weight").narrow(0, 0, mid), p + ".inverted_bottleneck", mid,
                         1, b.act, stats);
-      y = convBnAct(g, y, activeKernel(block, mid, c.ks[i]), p + ".depth_conv", mid, b.stride, b.act, stats);
+      y = convBnAct(g, y, activeKernel(block, mid, ks[i]), p + ".depth_conv", mid, b.stride, b.act, stats);
       if (b.se) {  // squeeze-excite: pooled, reduced (ReLU), expanded (hard sigmoid), multiplied back
         const int se = seChannels(mid);
         int s_ = g.globalAvgPool(y);

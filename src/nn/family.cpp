@@ -4,13 +4,15 @@
 
 #include "dyndnn/error.hpp"
 #include "nn/elastic_mbv3.hpp"
+#include "nn/group_cnn.hpp"
 
 namespace dyndnn::nn {
 
 std::unique_ptr<Supernet> openSupernet(format::Package& package) {
   if (package.family == kOfaMbv3Family) return std::make_unique<ElasticMbv3>(package);
-  throw FormatError(fmt::format("{}: metadata field 'family': unknown family '{}' (this build knows: {})",
-                                package.path(), package.family, kOfaMbv3Family));
+  if (package.family == kGroupCnnFamily) return std::make_unique<GroupCnn>(package);
+  throw FormatError(fmt::format("{}: metadata field 'family': unknown family '{}' (this build knows: {}, {})",
+                                package.path(), package.family, kOfaMbv3Family, kGroupCnnFamily));
 }
 
 }  // namespace dyndnn::nn

@@ -205,11 +205,18 @@ std::string ArchSpec::normalise(const SubnetConfig& c, const std::vector<int>& r
         return fmt::format("config field '{}'[{}] = {} is not one of [{}]", name, i, dst[i], fmt::join(allowed, ", "));
     return {};
   };
+  for (const char* key : {"ks", "e", "d"})
+    if (!c.has(key))
+      return fmt::format("config: missing field '{}' (OFA's dict form has ks, e, d and r)", key);
+  for (const auto& kv : c.knobs)
+    if (kv.first != "ks" && kv.first != "e" && kv.first != "d")
+      return fmt::format("config: unknown field '{}' (OFA MobileNetV3 expects ks, e, d, r)", kv.first);
+  if (c.r == 0) return "config: missing field 'r' (OFA's dict form has ks, e, d and r)";
   SubnetConfig n;
   const auto blocks_n = static_cast<std::size_t>(numElasticBlocks());
-  if (auto e = expand(c.ks, blocks_n, ks_list, "ks", n.ks); !e.empty()) return e;
-  if (auto e = expand(c.e, blocks_n, expand_ratio_list, "e", n.e); !e.empty()) return e;
-  if (auto e = expand(c.d, stages.size(), depth_list, "d", n.d); !e.empty()) return e;
+  if (auto e = expand(c.at("ks"), blocks_n, ks_list, "ks", n.knobs["ks"]); !e.empty()) return e;
+  if (auto e = expand(c.at("e"), blocks_n, expand_ratio_list, "e", n.knobs["e"]); !e.empty()) return e;
+  if (auto e = expand(c.at("d"), stages.size(), depth_list, "d", n.knobs["d"]); !e.empty()) return e;
   if (!contains(resolutions, c.r))
     return fmt::format("config field 'r' = {} is not a supported resolution (supported: {})", c.r,
                        fmt::join(resolutions, ", "));
@@ -219,15 +226,16 @@ std::string ArchSpec::normalise(const SubnetConfig& c, const std::vector<int>& r
 }
 
 std::map<std::string, int> ArchSpec::bnLayers(const SubnetConfig& c) const {
+  const auto &d = c.at("d"), &e = c.at("e");
   std::map<std::string, int> out{{"first_conv", stem_width},
                                  {"blocks.0.depth_conv", stem_width},
                                  {"blocks.0.point_linear", first_block_width},
                                  {"final_expand_layer", final_expand}};
   const auto geometry = blocks();
   for (std::size_t s = 0; s < stages.size(); ++s) {
-    for (int j = 0; j < c.d[s]; ++j) {
+    for (int j = 0; j < d[s]; ++j) {
       const auto i = s * maxDepth() + j;
-      const int mid = midChannels(geometry[i].in, c.e[i]);
+      const int mid = midChannels(geometry[i].in, e[i]);
       const auto p = fmt::format("blocks.{}", i + 1);
       out[p + ".inverted_bottleneck"] = mid;
       out[p + ".depth_conv"] = mid;
@@ -238,6 +246,7 @@ std::map<std::string, int> ArchSpec::bnLayers(const SubnetConfig& c) const {
 }
 
 Metrics ArchSpec::cost(const SubnetConfig& c) const {
+  const auto &d = c.at("d"), &e = c.at("e"), &ks = c.at("ks");
   std::int64_t macs = 0, params = 0;
   auto conv = [&](std::int64_t cin, std::int64_t cout, std::int64_t k, std::int64_t groups, std::int64_t hw,
                   bool bn, bool bias) {
@@ -252,13 +261,13 @@ Metrics ArchSpec::cost(const SubnetConfig& c) const {
   conv(stem_width, first_block_width, 1, 1, size, true, false);
   const auto geometry = blocks();
   for (std::size_t s = 0; s < stages.size(); ++s) {
-    for (int j = 0; j < c.d[s]; ++j) {
+    for (int j = 0; j < d[s]; ++j) {
       const auto i = s * maxDepth() + j;
       const auto& b = geometry[i];
-      const int mid = midChannels(b.in, c.e[i]);
+      const int mid = midChannels(b.in, e[i]);
       conv(b.in, mid, 1, 1, size, true, false);
       size = down(size, b.stride);
-      conv(mid, mid, c.ks[i], mid, size, true, false);
+      conv(mid, mid, ks[i], mid, size, true, false);
       if (b.se) {
         conv(mid, seChannels(mid), 1, 1, 1, false, true);
         conv(seChannels(mid), mid, 1, 1, 1, false, true);

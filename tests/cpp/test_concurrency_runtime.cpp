@@ -140,7 +140,7 @@ TEST_CASE("dynamic model: infer from several threads while another changes targe
   auto reader = [&] {
     std::size_t sink = 0;
     while (!stop.load()) {
-      sink += model.planCacheStats().entries + model.activeName().size() + model.activeConfig().ks.size();
+      sink += model.planCacheStats().entries + model.activeName().size() + model.activeConfig().knobs.size();
       sink += model.backend().size() + static_cast<std::size_t>(model.managed()) + model.switchPending();
       sink += model.lastSwitchError().size() + static_cast<std::size_t>(model.threads());
       if (auto m = model.runtimeManager()) sink += m->stats().frames;

@@ -11,7 +11,10 @@ using dyndnn::SubnetConfig;
 using dyndnn::nn::ArchSpec;
 
 namespace {
-SubnetConfig uniform(int k, int e, int d, int r) { return SubnetConfig{{k}, {e}, {d}, r}; }
+SubnetConfig ofa(std::vector<int> ks, std::vector<int> e, std::vector<int> d, int r) {
+  return SubnetConfig{{{"ks", std::move(ks)}, {"e", std::move(e)}, {"d", std::move(d)}}, r};
+}
+SubnetConfig uniform(int k, int e, int d, int r) { return ofa({k}, {e}, {d}, r); }
 }  // namespace
 
 TEST_CASE("makeDivisible follows OFA's rounding", "[config]") {
@@ -46,9 +49,10 @@ TEST_CASE("configs parse from OFA's dict form and validate against the supernet"
   auto model = dyndnn::DynamicModel::load(dyndnn::test::fixture("ofa_w1.0.dyn"));
   auto c = SubnetConfig::fromJson(R"({"ks": 5, "e": [3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4,6,3,4], "d": 3, "r": 192})");
   auto n = model.normalise(c);
-  CHECK(n.ks == std::vector<int>(20, 5));
-  CHECK(n.d == std::vector<int>(5, 3));
-  CHECK(n.e[2] == 6);
+  CHECK(n.at("ks") == std::vector<int>(20, 5));
+  CHECK(n.at("d") == std::vector<int>(5, 3));
+  CHECK(n.at("e")[2] == 6);
+  CHECK_THROWS_WITH(n.at("g"), Catch::Contains("no knob 'g' (it has: d, e, ks)"));
   CHECK(SubnetConfig::fromJson(n.toJson()) == n);
   CHECK(model.cost(c).macs > 0);
 
@@ -65,15 +69,17 @@ TEST_CASE("configs parse from OFA's dict form and validate against the supernet"
   rejects(uniform(7, 5, 4, 224), "'e'[0] = 5");
   rejects(uniform(7, 6, 5, 224), "'d'[0] = 5");
   rejects(uniform(7, 6, 4, 225), "'r' = 225 is not a supported resolution");
-  rejects(SubnetConfig{{7, 7}, {6}, {4}, 224}, "'ks' has 2 values; this supernet needs 20");
-  rejects(SubnetConfig{{}, {6}, {4}, 224}, "'ks' has 0 values");
+  rejects(ofa({7, 7}, {6}, {4}, 224), "'ks' has 2 values; this supernet needs 20");
+  rejects(ofa({}, {6}, {4}, 224), "'ks' has 0 values");
   const auto before = model.activeConfig();
   CHECK_THROWS(model.setSubnet(uniform(7, 6, 4, 0)));
   CHECK(model.activeConfig() == before);  // a rejected switch leaves the active sub-network alone
 
-  CHECK_THROWS_WITH(SubnetConfig::fromJson("{\"ks\": 7}"), Catch::Contains("missing field 'e'"));
-  CHECK_THROWS_WITH(SubnetConfig::fromJson("{\"ks\": 7, \"e\": 6, \"d\": 4, \"r\": 224, \"w\": 1}"),
-                    Catch::Contains("unknown field 'w'"));
+  // the family says which knobs it has
+  rejects(SubnetConfig::fromJson("{\"ks\": 7}"), "missing field 'e'");
+  rejects(SubnetConfig::fromJson("{\"ks\": 7, \"e\": 6, \"d\": 4, \"r\": 224, \"w\": 1}"), "unknown field 'w'");
+  rejects(SubnetConfig::fromJson("{\"ks\": 7, \"e\": 6, \"d\": 4}"), "missing field 'r'");
+  CHECK(SubnetConfig::fromJson("{\"g\": 2}").toJson() == "{\"g\":2}");
   CHECK_THROWS_WITH(SubnetConfig::fromJson("{\"ks\": [7, \"x\"], \"e\": 6, \"d\": 4, \"r\": 224}"),
                     Catch::Contains("is not an integer"));
   CHECK_THROWS_AS(SubnetConfig::fromJson("not json"), InvalidArgument);

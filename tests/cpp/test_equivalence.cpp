@@ -68,6 +68,14 @@ TEST_CASE("1-channel 28x28 family (Fashion-MNIST class) matches the Python refer
   checkPackage("fmnist");
 }
 
+TEST_CASE("group_cnn, triangular: every level matches the Python reference", "[equivalence][group_cnn]") {
+  checkPackage("group_cnn_tri");
+}
+
+TEST_CASE("group_cnn, grouped: every level matches the Python reference", "[equivalence][group_cnn]") {
+  checkPackage("group_cnn_grouped");
+}
+
 TEST_CASE("infer accepts CHW, batches and non-contiguous input", "[infer]") {
   auto model = dyndnn::DynamicModel::load(fixture("fmnist.dyn"));
   const int r = model.activeConfig().r;

@@ -1,4 +1,4 @@
-// End to end through the op graph: OFA sub-networks lowered to the graph and compiled by each backend (oneDNN and
+// End to end through the op graph: OFA sub-networks and channel-group CNN levels lowered to the graph and compiled by each backend (oneDNN and
 // ATen: BN folded, fused) against the reference backend (the graph as lowered, BN separate, eager ATen) on random
 // sub-networks; the plan cache; switching sub-networks from another thread while infer() runs.
 
@@ -26,10 +26,11 @@ constexpr double kTolerance = 1e-4;
 
 TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-networks", "[plans]") {
   at::manual_seed(1);  // reproducible inputs: unseeded, one draw in CI gave two inputs only 1.75e-3 apart at the logits
-  for (const char* stem : {"ofa_w1.0", "fmnist"}) {
+  for (const char* stem : {"ofa_w1.0", "fmnist", "group_cnn_tri", "group_cnn_grouped"}) {
     auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
     auto supernet = dyndnn::nn::openSupernet(pkg);
-    for (std::size_t i = 0; i < pkg.operating_points.size(); i += 2) {
+    const std::size_t step = pkg.family == "group_cnn" ? 1 : 2;  // every level of the 4-level models
+    for (std::size_t i = 0; i < pkg.operating_points.size(); i += step) {
       const auto& op = pkg.operating_points[i];
       INFO(stem << " " << op.name << " " << op.config.summary());
       const auto net = supernet->lower(op.config, static_cast<int>(i));
@@ -61,26 +62,28 @@ TEST_CASE("CUDA plans match the CPU reference", "[plans][cuda]") {
     WARN("skipped: no CUDA device visible to LibTorch");
     return;
   }
-  auto pkg = dyndnn::format::Package::open(fixture("ofa_w1.0.dyn"));
-  auto supernet = dyndnn::nn::openSupernet(pkg);
-  // cuDNN convolutions use TF32 by default (as in PyTorch): about 1e-3 relative error per layer, up to 7.5e-3 at
-  // the logits (seen on an H200). The plan is checked in full FP32 first, then within TF32's bound.
-  auto& ctx = at::globalContext();
-  const bool tf32 = ctx.allowTF32CuDNN();
-  for (const bool use_tf32 : {false, true}) {
-    ctx.setAllowTF32CuDNN(use_tf32);
-    for (std::size_t i = 0; i < 6; ++i) {
-      const auto& op = pkg.operating_points[i];
-      const auto net = supernet->lower(op.config, static_cast<int>(i));
-      auto x = at::randn({1, 3, op.config.r, op.config.r});
-      at::NoGradGuard no_grad;
-      auto plan = dyndnn::engine::compile(net, at::Device(at::kCUDA));
-      const at::Tensor y = plan->run(x.cuda()).cpu();
-      CHECK(relativeError(y, dyndnn::engine::runReference(net, x)) < (use_tf32 ? 2e-2 : 1e-4));
-      CHECK(relativeError(plan->run((x * 2 + 1).cuda()).cpu(), y) > 1e-3);  // the output depends on the input
+  for (const char* stem : {"ofa_w1.0", "group_cnn_tri", "group_cnn_grouped"}) {
+    auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
+    auto supernet = dyndnn::nn::openSupernet(pkg);
+    // cuDNN convolutions use TF32 by default (as in PyTorch): about 1e-3 relative error per layer, up to 7.5e-3 at
+    // the logits (seen on an H200). The plan is checked in full FP32 first, then within TF32's bound.
+    auto& ctx = at::globalContext();
+    const bool tf32 = ctx.allowTF32CuDNN();
+    for (const bool use_tf32 : {false, true}) {
+      ctx.setAllowTF32CuDNN(use_tf32);
+      for (std::size_t i = 0; i < std::min<std::size_t>(6, pkg.operating_points.size()); ++i) {
+        const auto& op = pkg.operating_points[i];
+        const auto net = supernet->lower(op.config, static_cast<int>(i));
+        auto x = at::randn({1, pkg.input.channels, op.config.r, op.config.r});
+        at::NoGradGuard no_grad;
+        auto plan = dyndnn::engine::compile(net, at::Device(at::kCUDA));
+        const at::Tensor y = plan->run(x.cuda()).cpu();
+        CHECK(relativeError(y, dyndnn::engine::runReference(net, x)) < (use_tf32 ? 2e-2 : 1e-4));
+        CHECK(relativeError(plan->run((x * 2 + 1).cuda()).cpu(), y) > 1e-3);  // the output depends on the input
+      }
     }
+    ctx.setAllowTF32CuDNN(tf32);
   }
-  ctx.setAllowTF32CuDNN(tf32);
 }
 
 TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous preparation", "[plans]") {

@@ -10,7 +10,8 @@ import zlib
 
 import numpy as np
 
-from . import arch as A
+from . import arch as ofa_arch
+from . import group_cnn
 from . import safetensors_io
 
 FORMAT_VERSION = 1
@@ -27,12 +28,19 @@ def bn_stat_tensors(index, stats):
     return out
 
 
+def family_of(arch):
+    """The module that knows `arch`'s family: tensor_shapes, normalise_config, cost, FAMILY (and bn_layers when it
+    keeps per-subnet BN statistics). OFA-MobileNetV3 specs carry no family field."""
+    return group_cnn if arch.get("family") == group_cnn.FAMILY else ofa_arch
+
+
 def write(path, arch, weights, input_spec, operating_points=(), extra_metadata=None):
     """Write a package.
 
-    weights: name -> array of every tensor in arch.tensor_shapes(arch).
+    weights: name -> array of every tensor in the family's tensor_shapes(arch).
     operating_points: dicts with name, config, optional bn_stats ({layer: (mean, var)}) and metrics.
     """
+    A = family_of(arch)
     shapes = A.tensor_shapes(arch)
     missing = sorted(set(shapes) - set(weights))
     extra = sorted(set(weights) - set(shapes))
