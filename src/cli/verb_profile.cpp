@@ -33,7 +33,8 @@ counts through the affinity governor) and power where a sensor is readable, for 
   --data DIR        IDX test images as input (default /usr/share/datasets/fashion-mnist for 1-channel models)
   --governor G      affinity (default: this machine's thread counts), or a SIMULATED platform:
                     simulated:xavier-nx (CPU, 1/2/4/6 threads), simulated:xavier-nx-gpu, simulated:odroid-xu3
-                    (A7 and A15 clusters, 1-4 threads): each operating point is measured here on one thread and
+                    (A7 and A15 clusters, 1-4 threads), simulated:jetson-nano (A57 cluster, 1-4 threads, and
+                    the GPU): each operating point is measured here on one thread and
                     scaled by the platform model to every frequency x thread count (labelled SIMULATED)
 )";
 
@@ -94,9 +95,13 @@ int runProfile(const std::vector<std::string>& argv_in) {
     } else if (gname == "simulated:odroid-xu3") {
       platform = hw::odroidXu3Profile();
       placements = {{"a7", {1, 2, 3, 4}, 0.3}, {"a15", {1, 2, 3, 4}}};
+    } else if (gname == "simulated:jetson-nano") {
+      platform = hw::jetsonNanoProfile();
+      placements = {{"cpu", {1, 2, 3, 4}}, {"gpu", {1}, hw::kJetsonNanoGpuSpeed}};
     } else {
       throw InvalidArgument(fmt::format("--governor: unknown simulated platform '{}' (simulated:xavier-nx, "
-                                        "simulated:xavier-nx-gpu, simulated:odroid-xu3)", gname));
+                                        "simulated:xavier-nx-gpu, simulated:odroid-xu3, simulated:jetson-nano)",
+                                        gname));
     }
     runtime::Profile here;
     po.states = {{{"threads", 1}}};

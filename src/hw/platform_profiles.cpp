@@ -102,4 +102,34 @@ PlatformProfile odroidXu3Profile() {
   return p;
 }
 
+PlatformProfile jetsonNanoProfile() {
+  PlatformProfile p;
+  p.name = "jetson-nano";
+  PowerDomainModel c;
+  c.name = "cpu";
+  c.unit = "kHz";
+  c.cpus = {0, 1, 2, 3};
+  // The L4T cpufreq table of the Nano's Cortex-A57 cluster (102 MHz to 1.48 GHz).
+  c.opps = linearVoltage({102000, 204000, 307200, 403200, 518400, 614400, 710400, 825600, 921600, 1036800, 1132800,
+                          1224000, 1326000, 1428000, 1479000},
+                         800, 1100);
+  c.capacitance = 370;  // assumed: ~0.6 W per A57 core at 1.48 GHz and 1.1 V
+  c.static_watts = 0.2;
+  c.initial_freq = 1479000;
+  PowerDomainModel g;
+  g.name = "gpu";
+  g.unit = "Hz";
+  g.opps = linearVoltage({76800000, 153600000, 230400000, 307200000, 384000000, 460800000, 537600000, 614400000,
+                          691200000, 768000000, 844800000, 921600000},
+                         800, 1100);
+  g.capacitance = 3000;  // assumed: ~3.3 W for the 128-core Maxwell GPU at 921.6 MHz and 1.1 V
+  g.static_watts = 0.3;
+  g.initial_freq = 921600000;
+  p.domains = {c, g};
+  p.provenance =
+      "frequencies: the Nano's L4T cpufreq (A57, 102-1479 MHz) and GPU devfreq (76.8-921.6 MHz) tables; voltages "
+      "(linear 0.8-1.1 V), capacitances (A57 370, GPU 3000) and static power (0.2 W, 0.3 W) are ASSUMED";
+  return p;
+}
+
 }  // namespace dyndnn::hw

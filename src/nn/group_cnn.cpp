@@ -24,22 +24,26 @@ constexpr double kBnEps = 1e-5;  // tools/dyndnn_tools/group_cnn.py: BN_EPS
   throw FormatError(fmt::format("{}: {}", where, what));
 }
 
-int intField(const json& j, const char* key, const std::string& where, int min_value) {
+// Bounds keep every size computation far from overflow, whatever a damaged file says.
+int intField(const json& j, const char* key, const std::string& where, int min_value, int max_value) {
   if (!j.contains(key) || !j[key].is_number_integer()) bad(where, fmt::format("'{}' must be an integer", key));
-  const int v = j[key].get<int>();
-  if (v < min_value) bad(where, fmt::format("'{}' = {} must be at least {}", key, v, min_value));
-  return v;
+  const auto v = j[key].get<std::int64_t>();
+  if (v < min_value || v > max_value)
+    bad(where, fmt::format("'{}' = {} must be in {}..{}", key, v, min_value, max_value));
+  return static_cast<int>(v);
 }
+
+constexpr int kMaxWidth = 1 << 20, kMaxWindow = 64, kMaxResolution = 4096;
 
 }  // namespace
 
 GroupCnnArch GroupCnnArch::fromJson(const json& j, const std::string& where) {
   if (!j.is_object()) bad(where, "must be an object");
   GroupCnnArch a;
-  a.groups = intField(j, "groups", where, 1);
-  a.in_channels = intField(j, "in_channels", where, 1);
-  a.n_classes = intField(j, "n_classes", where, 1);
-  a.resolution = intField(j, "resolution", where, 1);
+  a.groups = intField(j, "groups", where, 1, 64);
+  a.in_channels = intField(j, "in_channels", where, 1, kMaxWidth);
+  a.n_classes = intField(j, "n_classes", where, 1, kMaxWidth);
+  a.resolution = intField(j, "resolution", where, 1, kMaxResolution);
   if (!j.contains("connectivity") || !j["connectivity"].is_string())
     bad(where, "'connectivity' must be \"grouped\" or \"triangular\"");
   const auto connectivity = j["connectivity"].get<std::string>();
@@ -62,7 +66,8 @@ GroupCnnArch GroupCnnArch::fromJson(const json& j, const std::string& where) {
     if (!l.contains("widths") || !l["widths"].is_array() || l["widths"].size() != static_cast<std::size_t>(a.groups))
       bad(at, fmt::format("'widths' must list the channels of each of the {} groups", a.groups));
     for (const auto& w : l["widths"]) {
-      if (!w.is_number_integer() || w.get<int>() < 1) bad(at, fmt::format("'widths' entry {} must be a positive integer", w.dump()));
+      if (!w.is_number_integer() || w.get<std::int64_t>() < 1 || w.get<std::int64_t>() > kMaxWidth)
+        bad(at, fmt::format("'widths' entry {} must be an integer in 1..{}", w.dump(), kMaxWidth));
       layer.widths.push_back(w.get<int>());
     }
     if (!a.triangular && std::adjacent_find(layer.widths.begin(), layer.widths.end(), std::not_equal_to<>()) !=
@@ -71,18 +76,19 @@ GroupCnnArch GroupCnnArch::fromJson(const json& j, const std::string& where) {
     if (!l.contains("bn") || !l["bn"].is_boolean()) bad(at, "'bn' must be true or false");
     layer.bn = l["bn"].get<bool>();
     if (layer.conv) {
-      layer.kernel = intField(l, "kernel", at, 1);
-      layer.stride = intField(l, "stride", at, 1);
-      layer.pad = intField(l, "pad", at, 0);
+      layer.kernel = intField(l, "kernel", at, 1, kMaxWindow);
+      layer.stride = intField(l, "stride", at, 1, kMaxWindow);
+      layer.pad = intField(l, "pad", at, 0, kMaxWindow);
       if (l.contains("pool") && !l["pool"].is_null()) {
         const auto& p = l["pool"];
         if (!p.is_object()) bad(at, "'pool' must be null or {kernel, stride}");
-        layer.pool_kernel = intField(p, "kernel", at + ".pool", 1);
-        layer.pool_stride = intField(p, "stride", at + ".pool", 1);
+        layer.pool_kernel = intField(p, "kernel", at + ".pool", 1, kMaxWindow);
+        layer.pool_stride = intField(p, "stride", at + ".pool", 1, kMaxWindow);
       }
     }
     a.layers.push_back(layer);
   }
+  if (!a.layers.front().conv) bad(where, "the first layer must be a convolution (it reads the image)");
   if (a.layers.back().conv) bad(where, "the last layer must be fully connected (the classifier reads its groups)");
   int size = a.resolution;
   for (const auto& l : a.layers) {

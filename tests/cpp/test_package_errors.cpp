@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -32,10 +33,10 @@ std::string writeBytes(const std::vector<std::uint8_t>& bytes, const std::string
 // A copy of the small fixture package, rewritten after `edit` with a valid checksum, so the damage
 // reaches the validation behind the checksum.
 std::string rewritten(const std::function<void(json& header, json& meta, std::vector<std::uint8_t>& data)>& edit,
-                      bool keep_checksum = false) {
+                      bool keep_checksum = false, const std::string& source = "fmnist.dyn") {
   json header;
   std::vector<std::uint8_t> data;
-  dyndnn::format::readPackageFile(dyndnn::test::fixture("fmnist.dyn"), header, data);
+  dyndnn::format::readPackageFile(dyndnn::test::fixture(source), header, data);
   const auto original = header["__metadata__"]["dyndnn"].get<std::string>();
   json meta = json::parse(original);
   edit(header, meta, data);
@@ -194,4 +195,36 @@ TEST_CASE("any flipped bit is caught: checksum over table, metadata and data", "
 TEST_CASE("missing files and directories are IoError", "[format]") {
   CHECK_THROWS_AS(dyndnn::DynamicModel::load("/nonexistent/model.dyn"), dyndnn::IoError);
   CHECK_THROWS_AS(dyndnn::DynamicModel::load(dyndnn::test::tempDir()), dyndnn::IoError);
+}
+
+TEST_CASE("group_cnn packages: damage the family checks", "[format][group_cnn]") {
+  auto edited = [](const std::string& source, auto edit) {
+    return rewritten([&](json& h, json& m, std::vector<std::uint8_t>& d) { edit(h, m, d); }, false, source);
+  };
+  const std::string tri = "group_cnn_tri.dyn", grouped = "group_cnn_grouped.dyn";
+  REQUIRE_NOTHROW(dyndnn::DynamicModel::load(edited(tri, [](json&, json&, auto&) {})));
+  // A weight where group 1 of layer 1 would read a later group's input: pruning would change the outputs.
+  expectFormatError(edited(tri,
+                           [](json& h, json&, std::vector<std::uint8_t>& d) {
+                             const auto& e = h["layers.1.weight"];
+                             const auto in = e["shape"][1].get<std::size_t>(), taps = std::size_t{25};
+                             const auto at = e["data_offsets"][0].get<std::size_t>() + (in - 1) * taps * 4;
+                             const float one = 1.0f;
+                             std::memcpy(d.data() + at, &one, 4);  // row 0, last input channel
+                           }),
+                    "tensor 'layers.1.weight': group 1 has non-zero weights on inputs of later groups");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["arch"]["layers"][1]["widths"] = {6, 6, 12}; }),
+                    "'widths' must list the channels of each of the 4 groups");
+  expectFormatError(edited(grouped, [](json&, json& m, auto&) { m["arch"]["layers"][0]["widths"] = {8, 4, 2, 2}; }),
+                    "grouped connectivity needs equal groups");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["arch"]["layers"][2]["kernel"] = 1 << 30; }),
+                    "'kernel' = 1073741824 must be in 1..64");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["arch"]["connectivity"] = "dense"; }),
+                    "must be \"grouped\" or \"triangular\"");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["operating_points"][0]["config"]["g"] = 9; }),
+                    "operating point 'g1': config field 'g' = [9]: must be one integer in 1..4");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["input"]["resolutions"] = {28, 32}; }),
+                    "a group_cnn runs at its one resolution");
+  expectFormatError(edited(tri, [](json&, json& m, auto&) { m["family"] = "group_rnn"; }),
+                    "unknown family 'group_rnn' (this build knows: ofa_mbv3, group_cnn)");
 }

@@ -70,6 +70,21 @@ def test_costs_count_only_used_weights():
 
 
 @pytest.mark.parametrize("connectivity", GC.CONNECTIVITIES)
+def test_staged_training_forward_computes_the_level(connectivity):
+    """The fast training forward (frozen groups without autograd, one group differentiated) against the plain level
+    forward, with BN on stored statistics and no dropout so that both are deterministic."""
+    arch = GC.make_arch(4, connectivity, shares=SHARES[connectivity], **SMALL)
+    net = randomised(GC.GroupCNN(arch), 3)
+    post = net._post
+    net._post = lambda index, y, first, count, train_stats: post(index, y, first, count, False)
+    x = torch.randn(4, 1, 28, 28)
+    for stage in range(1, 5):
+        net.stage = stage
+        staged, plain = net._staged(x), net._classify(net._level(x, stage), stage)
+        assert torch.allclose(staged, plain, rtol=1e-5, atol=1e-5 * float(plain.abs().max())), stage
+
+
+@pytest.mark.parametrize("connectivity", GC.CONNECTIVITIES)
 def test_a_stage_moves_only_its_group(connectivity):
     arch = GC.make_arch(4, connectivity, shares=SHARES[connectivity], **SMALL)
     net = randomised(GC.GroupCNN(arch), 2)

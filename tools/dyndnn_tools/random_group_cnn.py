@@ -12,6 +12,8 @@ ARCHS = {  # small widths: the fixtures are built at every test run
     "group_cnn_tri": lambda: GC.make_arch(4, "triangular", conv_widths=(32, 48, 64, 64, 48), fc_widths=(96,),
                                           shares=(1, 1, 2, 4)),
     "group_cnn_grouped": lambda: GC.make_arch(4, "grouped", conv_widths=(16, 24, 32, 32, 24), fc_widths=(48,)),
+    # a few kilobytes: a seed for fuzzing the package reader
+    "group_cnn_tiny": lambda: GC.make_arch(2, "triangular", conv_widths=(2, 2, 2, 2, 2), fc_widths=(4,)),
 }
 INPUT = {"channels": 1, "mean": [0.286], "std": [0.353], "resolutions": [28], "crop_ratio": 1.0}
 

@@ -47,6 +47,12 @@ struct PlatformProfile {
 PlatformProfile xavierNxProfile();
 /// Odroid XU3 (Exynos 5422): A7 cpu0-3 and A15 cpu4-7 with the exynos5800 OPP table and C = 90 / 310.
 PlatformProfile odroidXu3Profile();
+/// Jetson Nano: 4 Cortex-A57 cores (102 MHz - 1.48 GHz) and the 128-core Maxwell GPU (76.8 - 921.6 MHz).
+/// Frequencies from the L4T tables; voltages, C and static power are assumptions (stated in provenance).
+PlatformProfile jetsonNanoProfile();
+/// Throughput of the Nano's GPU at 921.6 MHz on a small CNN relative to one A57 core at 1.48 GHz: ASSUMED (its
+/// fp32 peak is ~20x one core's, and batch-1 networks of a few MMACs leave most of it idle).
+inline constexpr double kJetsonNanoGpuSpeed = 4.0;
 /// A two-core CPU without DVFS, like the development VM: one 2 GHz level, C = 300, 0.5 W static (assumed); the
 /// contention experiments' simulated counterpart.
 PlatformProfile twoCoreProfile();

@@ -28,6 +28,26 @@ TEST_CASE("Odroid XU3 profile: the FACTS OPP table and per-core dynamic power") 
   CHECK(sim.powerWatts(&one_a7) - sim.powerWatts() == Approx(0.2048).epsilon(1e-3));  // FACTS: ~0.20 W
 }
 
+TEST_CASE("Jetson Nano profile: the L4T frequency tables, assumptions labelled") {
+  const auto p = jetsonNanoProfile();
+  REQUIRE(p.domains.size() == 2);
+  const auto& cpu = p.domains[0];
+  const auto& gpu = p.domains[1];
+  CHECK(cpu.cpus == std::vector<int>{0, 1, 2, 3});
+  CHECK(cpu.opps.front().freq == 102000);
+  CHECK(cpu.opps.back().freq == 1479000);
+  CHECK(gpu.cpus.empty());
+  CHECK(gpu.opps.front().freq == 76800000);
+  CHECK(gpu.opps.back().freq == 921600000);
+  CHECK_THAT(p.provenance, Catch::Contains("ASSUMED"));
+  // One A57 core at 1.48 GHz: 370 * 1100^2 * 1479 / 1e6 uW = 0.662 W dynamic.
+  SimulatedPlatform sim(p);
+  const SimulatedWork one{"cpu", 1, 0.010, 0.2};
+  CHECK(sim.powerWatts(&one) - sim.powerWatts() == Approx(0.6621).epsilon(1e-3));
+  sim.setFrequency("cpu", 102000);  // the floor: the compute part is 14.5x slower
+  CHECK(sim.latencySeconds(one) == Approx(0.010 * (0.2 + 0.8 * 1479000.0 / 102000)));
+}
+
 TEST_CASE("simulated latency scales with frequency except for the memory-bound part - and with background load") {
   SimulatedPlatform sim(odroidXu3Profile());
   const SimulatedWork w{"a15", 4, 0.100, 0.25};
