@@ -14,7 +14,6 @@ the last finished stage. Every random choice is a function of (seed, stage, step
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dyndnn_tools import fmnist  # noqa: E402
 from dyndnn_tools import group_cnn as GC  # noqa: E402
+from train_supernet import fmt_time, lr_at, save  # noqa: E402  (the same schedule, atomic save and clock format)
 
 # Whole-layer widths. Triangular: groups of 1/8, 1/8, 1/4 and 1/2 of every layer, so level g is a network of
 # 1/8, 1/4, 1/2 and all of the width (four equal groups left every level within ~1 point of the others: a
@@ -75,13 +75,6 @@ def stage_epochs(args, stage):
     return args.epochs[min(stage - 1, len(args.epochs) - 1)]
 
 
-def lr_at(step, total, args):
-    if step < args.warmup_steps:
-        return args.lr * (step + 1) / args.warmup_steps
-    progress = (step - args.warmup_steps) / max(1, total - args.warmup_steps)
-    return 0.5 * args.lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 def make_optimizer(net, stage, args):
     """Only group `stage`'s parameters; no weight decay on BN affine parameters and biases."""
     decay, no_decay = [], []
@@ -100,17 +93,6 @@ def evaluate(net, g, test_x, test_y, batch_size=500):
         correct += int((net(x, g).argmax(1) == test_y[i * batch_size:(i + 1) * batch_size]).sum())
     net.train(was)
     return correct / len(test_x)
-
-
-def save(path, obj):
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # atomic: a kill during the save leaves the previous file intact
-
-
-def fmt_time(seconds):
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def load_progress(net, arch, args, ckpt_path):

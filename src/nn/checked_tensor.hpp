@@ -3,11 +3,13 @@
 // error that names the file, the tensor and what was expected.
 
 #include <ATen/core/Tensor.h>
+#include <fmt/format.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "dyndnn/error.hpp"
 #include "format/package.hpp"
 
 namespace dyndnn::nn {
@@ -18,5 +20,21 @@ std::string shapeText(const std::vector<std::int64_t>& shape);
 /// than `shape`, or holds NaN/Inf. `role` says what it is for ("supernet weight").
 at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, const std::vector<std::int64_t>& shape,
                          const std::string& role);
+
+/// A family's architecture spec from the package's 'arch' field (`Arch::fromJson`), errors prefixed with the file,
+/// its input channels checked against the package's input spec.
+template <class Arch>
+Arch parseArch(const format::Package& pkg) {
+  Arch arch;
+  try {
+    arch = Arch::fromJson(pkg.arch, "metadata field 'arch'");
+  } catch (const FormatError& e) {
+    failPackage(pkg.path(), e.what());
+  }
+  if (pkg.input.channels != arch.in_channels)
+    failPackage(pkg.path(), fmt::format("metadata field 'input.channels' = {} disagrees with 'arch.in_channels' = {}",
+                                        pkg.input.channels, arch.in_channels));
+  return arch;
+}
 
 }  // namespace dyndnn::nn

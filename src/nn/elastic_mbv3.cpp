@@ -17,16 +17,9 @@ namespace {
 
 }  // namespace
 
-ElasticMbv3::ElasticMbv3(format::Package& pkg) : resolutions_(pkg.input.resolutions) {
+ElasticMbv3::ElasticMbv3(format::Package& pkg)
+    : arch_(parseArch<ArchSpec>(pkg)), resolutions_(pkg.input.resolutions) {
   const auto& path = pkg.path();  // the family was checked by openSupernet(), the one place that dispatches on it
-  try {
-    arch_ = ArchSpec::fromJson(pkg.arch, "metadata field 'arch'");
-  } catch (const FormatError& e) {
-    fail(path, e.what());
-  }
-  if (pkg.input.channels != arch_.in_channels)
-    fail(path, fmt::format("metadata field 'input.channels' = {} disagrees with 'arch.in_channels' = {}",
-                           pkg.input.channels, arch_.in_channels));
 
   std::set<std::string> known;
   for (const auto& [name, shape] : arch_.tensorShapes()) {

@@ -172,16 +172,8 @@ Metrics GroupCnnArch::cost(int g) const {
   return Metrics{macs + classifier, params + classifier + n_classes, std::nullopt};
 }
 
-GroupCnn::GroupCnn(format::Package& pkg) {
+GroupCnn::GroupCnn(format::Package& pkg) : arch_(parseArch<GroupCnnArch>(pkg)) {
   const auto& path = pkg.path();
-  try {
-    arch_ = GroupCnnArch::fromJson(pkg.arch, "metadata field 'arch'");
-  } catch (const FormatError& e) {
-    failPackage(path, e.what());
-  }
-  if (pkg.input.channels != arch_.in_channels)
-    failPackage(path, fmt::format("metadata field 'input.channels' = {} disagrees with 'arch.in_channels' = {}",
-                                  pkg.input.channels, arch_.in_channels));
   if (pkg.input.resolutions != std::vector<int>{arch_.resolution})
     failPackage(path, fmt::format("metadata field 'input.resolutions' = [{}]: a group_cnn runs at its one "
                                   "resolution 'arch.resolution' = {}",

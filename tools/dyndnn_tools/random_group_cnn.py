@@ -6,7 +6,7 @@
 import torch
 
 from . import group_cnn as GC
-from . import package, safetensors_io
+from . import package, reference, safetensors_io
 
 ARCHS = {  # small widths: the fixtures are built at every test run
     "group_cnn_tri": lambda: GC.make_arch(4, "triangular", conv_widths=(32, 48, 64, 64, 48), fc_widths=(96,),
@@ -73,7 +73,6 @@ def write(path, arch_name, seed, refs_path):
             a = torch.randn(1, 1, 28, 28, generator=gen)
             b = torch.randn(1, 1, 41, 21, generator=gen)
             img = torch.randint(0, 256, (49, 68, 1), generator=gen, dtype=torch.uint8)
-            from . import reference
             refs[f"op.{i}.input_a"] = a
             refs[f"op.{i}.input_b"] = b
             refs[f"op.{i}.image"] = img
