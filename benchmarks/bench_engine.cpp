@@ -1,6 +1,7 @@
 // Engine benchmark, driven by benchmarks/run_engine.py. Modes (one JSON object on stdout each):
 //   latency PACKAGE PEERS.json RUNS  dyndnn vs frozen TorchScript peers, side by side in this process, at the
 //                                   thread counts in PEERS.json; roofline, switching and jitter per thread count
+//   switching PACKAGE THREADS RUNS   cached and uncached switching to every operating point alone (no peers)
 //   memory PACKAGE MODE [ARG]        peak RSS of: baseline (LibTorch only), dyndnn (ARG = plan cache budget in
 //                                   plans), peers (ARG = comma-separated PATH.pt@RESOLUTION, all loaded together)
 
@@ -75,6 +76,79 @@ double rooflineGflops(int runs) {
   return 2.0 * c * c * hw * hw / (percentile(t, 0.5) * 1e6);
 }
 
+// Switching to `name` from `other`: cached (plan in the cache) and uncached (cache emptied first), request to
+// first output, and what that adds to the sub-network's own inference (`own_ms`, its median).
+json switchTimes(dyndnn::DynamicModel& model, const std::string& name, const std::string& other, double own_ms) {
+  model.setSubnet(name);
+  const int r = model.activeConfig().r;
+  auto x = at::randn({1, 3, r, r});
+  torch::NoGradGuard no_grad;
+  std::vector<double> cached_call, cached_total, uncached_total, async_call;
+  for (int i = 0; i < 15; ++i) {
+    model.setSubnet(other);
+    auto a = Clock::now();
+    model.setSubnet(name);
+    auto b = Clock::now();
+    model.infer(x);
+    auto c = Clock::now();
+    cached_call.push_back(ms(a, b));
+    cached_total.push_back(ms(a, c));
+  }
+  const auto budget = model.planCacheStats().budget;
+  auto forgetAllButActive = [&] {
+    model.setPlanCacheBudget(0);
+    model.setPlanCacheBudget(budget);
+  };
+  for (int i = 0; i < 5; ++i) {
+    model.setSubnet(other);
+    forgetAllButActive();
+    auto a = Clock::now();
+    model.setSubnet(name);
+    model.infer(x);
+    uncached_total.push_back(ms(a, Clock::now()));
+    model.setSubnet(other);
+    forgetAllButActive();
+    a = Clock::now();
+    model.requestSubnet(name);  // asynchronous: returns while the worker builds
+    async_call.push_back(ms(a, Clock::now()));
+    while (model.switchPending()) model.infer(at::randn({1, 3, 64, 64}));
+  }
+  return {{"op", name},
+          {"inference_median_ms", own_ms},
+          {"cached_setSubnet_ms", percentile(cached_call, 0.5)},
+          {"cached_request_to_output_ms", percentile(cached_total, 0.5)},
+          {"cached_overhead_ms", percentile(cached_total, 0.5) - own_ms},
+          {"uncached_request_to_output_ms", percentile(uncached_total, 0.5)},
+          {"uncached_overhead_ms", percentile(uncached_total, 0.5) - own_ms},
+          {"uncached_overhead_worst_ms", *std::max_element(uncached_total.begin(), uncached_total.end()) - own_ms},
+          {"async_request_call_ms", percentile(async_call, 0.5)}};
+}
+
+// Switching alone (no peers), for every operating point of PACKAGE at THREADS: a quick loop for work on plan
+// building. Each point's own inference median comes from RUNS frames.
+json switchingOnly(const std::string& package, int threads, int runs) {
+  at::set_num_threads(threads);
+  dyndnn::ModelOptions options;
+  options.threads = threads;
+  auto model = dyndnn::DynamicModel::load(package, options);
+  const auto points = model.operatingPoints();
+  json out = json::array();
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    const auto& name = points[k].name;
+    model.setSubnet(name);
+    auto x = at::randn({1, 3, points[k].config.r, points[k].config.r});
+    torch::NoGradGuard no_grad;
+    std::vector<double> own;
+    for (int i = 0; i < runs + 3; ++i) {
+      auto a = Clock::now();
+      model.infer(x);
+      if (i >= 3) own.push_back(ms(a, Clock::now()));
+    }
+    out.push_back(switchTimes(model, name, points[(k + 1) % points.size()].name, percentile(own, 0.5)));
+  }
+  return {{"threads", threads}, {"switching", out}};
+}
+
 json latency(const std::string& package, const json& peers, int runs) {
   json out = json::array();
   for (int threads : peers["threads"].get<std::vector<int>>()) {
@@ -119,51 +193,12 @@ json latency(const std::string& package, const json& peers, int runs) {
                       {"max_rel_diff_vs_peer", check}});
     }
 
-    // Switching: cached (plan in the cache) and uncached (cache emptied first), request to first output.
     json switching = json::array();
     for (const auto& row : peers["rows"]) {
       const auto name = row["op"].get<std::string>();
       const auto other = peers["rows"][0]["op"].get<std::string>() == name ? peers["rows"][1]["op"].get<std::string>()
                                                                           : peers["rows"][0]["op"].get<std::string>();
-      model.setSubnet(name);
-      const int r = model.activeConfig().r;
-      auto x = at::randn({1, 3, r, r});
-      std::vector<double> cached_call, cached_total, uncached_total, async_call;
-      for (int i = 0; i < 15; ++i) {
-        model.setSubnet(other);
-        auto a = Clock::now();
-        model.setSubnet(name);
-        auto b = Clock::now();
-        model.infer(x);
-        auto c = Clock::now();
-        cached_call.push_back(ms(a, b));
-        cached_total.push_back(ms(a, c));
-      }
-      for (int i = 0; i < 5; ++i) {
-        model.setSubnet(other);
-        const auto budget = model.planCacheStats().budget;
-        model.setPlanCacheBudget(0);  // forget every plan but the active one
-        model.setPlanCacheBudget(budget);
-        auto a = Clock::now();
-        model.setSubnet(name);
-        model.infer(x);
-        uncached_total.push_back(ms(a, Clock::now()));
-        model.setSubnet(other);
-        model.setPlanCacheBudget(0);
-        model.setPlanCacheBudget(budget);
-        a = Clock::now();
-        model.requestSubnet(name);  // asynchronous: returns while the worker builds
-        async_call.push_back(ms(a, Clock::now()));
-        while (model.switchPending()) model.infer(at::randn({1, 3, 64, 64}));
-      }
-      switching.push_back({{"op", name},
-                           {"inference_median_ms", own_median[name]},
-                           {"cached_setSubnet_ms", percentile(cached_call, 0.5)},
-                           {"cached_request_to_output_ms", percentile(cached_total, 0.5)},
-                           {"cached_overhead_ms", percentile(cached_total, 0.5) - own_median[name]},
-                           {"uncached_request_to_output_ms", percentile(uncached_total, 0.5)},
-                           {"uncached_overhead_ms", percentile(uncached_total, 0.5) - own_median[name]},
-                           {"async_request_call_ms", percentile(async_call, 0.5)}});
+      switching.push_back(switchTimes(model, name, other, own_median[name]));
     }
 
     // Jitter: a different cached plan every frame; each frame's latency over that plan's own median.
@@ -243,10 +278,12 @@ int main(int argc, char** argv) {
     if (mode == "latency" && argc == 5) {
       std::ifstream in(argv[3]);
       std::cout << latency(argv[2], json::parse(in), std::stoi(argv[4])).dump(1) << "\n";
+    } else if (mode == "switching" && argc == 5) {
+      std::cout << switchingOnly(argv[2], std::stoi(argv[3]), std::stoi(argv[4])).dump(1) << "\n";
     } else if (mode == "memory" && argc >= 4) {
       std::cout << memory(argv[2], argv[3], argc > 4 ? argv[4] : "").dump() << "\n";
     } else {
-      std::cerr << "usage: bench_engine latency PACKAGE PEERS.json RUNS | memory PACKAGE baseline|dyndnn|peers [ARG]\n";
+      std::cerr << "usage: bench_engine latency PACKAGE PEERS.json RUNS | switching PACKAGE THREADS RUNS | memory PACKAGE baseline|dyndnn|peers [ARG]\n";
       return 2;
     }
   } catch (const std::exception& e) {

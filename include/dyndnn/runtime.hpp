@@ -147,6 +147,15 @@ class SlowdownEstimator {
   std::size_t n_ = 0, jumps_ = 0;
 };
 
+/// A shared knob another running model holds at `level` or higher during this frame (the arbiter's raise): an
+/// entry with `knob` below `level` would run faster than profiled. Applies to entries that agree with `where`
+/// (that model's exclusive resources, e.g. its cluster) on every knob both have.
+struct KnobFloor {
+  std::string knob;
+  std::int64_t level = 0;
+  HardwareState where;
+};
+
 /// What a policy is told about the situation.
 struct PolicyContext {
   const Profile* profile = nullptr;
@@ -161,6 +170,9 @@ struct PolicyContext {
   HardwareState granted;
   /// Knobs the arbiter fixed; entries must match them.
   std::vector<std::string> fixed_knobs;
+  /// Shared knobs held up by other running models for this frame; the manager's policy keeps to entries at or
+  /// above them (all entries when none is).
+  std::vector<KnobFloor> floors;
   /// Slowdown (mean, variance) to apply to an entry on `hw`; when empty, `slowdown` applies to every entry.
   std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
 };
@@ -274,6 +286,9 @@ class RuntimeManager {
 
   /// The entry for the next frame (the previous one while suspended).
   Decision before();
+  /// The same, for a frame during which other running models hold shared knobs at `floors` (the arbiter's
+  /// decide()): one decision, so a stateful policy advances one frame.
+  Decision before(const std::vector<KnobFloor>& floors);
   /// Measured latency (and energy, < 0 when unmetered) of the frame decided by the last before().
   /// utilisation: busy share of the frame period, for the Linux-governor baselines (0 when unknown).
   void after(double latency_ms, double energy_j = -1, double utilisation = 0);
@@ -351,11 +366,13 @@ class HardwareArbiter {
   /// Returns an id. Throws InvalidArgument for a null manager or a duplicate name.
   int add(Registration registration);
   void remove(int id);
-  /// Recompute placements and shared knob levels; applies them to the governor when there is one.
+  /// Recompute placements and shared knob levels; applies them to the governor when there is one. All or
+  /// nothing: when some model gets no placement it throws InvalidArgument and every grant stays as it was.
   void rearbitrate();
   /// One model's next decision (call it where that model would call RuntimeManager::before()): chosen within
-  /// its placement; every shared knob it uses is raised to the highest level a model still running needs, and the
-  /// model chooses again at that level (faster hardware than it asked for: it may afford a better operating point).
+  /// its placement, among entries whose shared knobs are at least at the levels models still running hold (the
+  /// hardware will be at least that fast: it may afford a better operating point), in one call of the manager's
+  /// before(), so a stateful policy advances one frame per frame.
   /// Applies the shared knobs to the governor when there is one. Throws InvalidArgument for an unknown id/name.
   Decision decide(int id);
   Decision decide(const std::string& name);

@@ -62,12 +62,13 @@ void HardwareArbiter::rearbitrate() {
   std::vector<int> order;
   for (const auto& [id, m] : models_) order.push_back(id);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return models_[a].priority > models_[b].priority; });
+  // Every placement is decided before any is applied: a model left without one throws with nothing changed.
+  std::map<int, HardwareState> next;
   std::set<std::pair<std::string, std::int64_t>> taken;
   for (int id : order) {
     auto& m = models_[id];
     if (m.placements.empty()) {
-      granted_[id] = {};
-      m.manager->restrict({});
+      next[id] = {};
       continue;
     }
     int best = -1;
@@ -102,8 +103,11 @@ void HardwareArbiter::rearbitrate() {
           "placements or lower another model's priority", m.name, m.placements.size()));
     const auto& p = m.placements[static_cast<std::size_t>(best)];
     if (!m.exclusive_knob.empty()) taken.insert({m.exclusive_knob, p.at(m.exclusive_knob)});
-    granted_[id] = p;
-    m.manager->restrict(p);
+    next[id] = p;
+  }
+  for (auto& [id, p] : next) {
+    models_[id].manager->restrict(p);
+    granted_[id] = std::move(p);
   }
 }
 
@@ -147,44 +151,34 @@ Decision HardwareArbiter::decideLocked(int id) {
   std::set<std::string> exclusive;
   for (const auto& [oid, om] : models_)
     if (!om.exclusive_knob.empty()) exclusive.insert(om.exclusive_knob);
-  auto hwOf = [&](const Decision& d) -> const HardwareState& {
-    return m.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
-  };
-  Decision d = m.manager->before();
-  // Shared knobs this choice uses that other running models also use (and on the same exclusive resource, when
-  // placements are exclusive: two clusters' "threads" are not shared).
-  HardwareState raise;
-  for (const auto& [k, v] : hwOf(d)) {
-    if (exclusive.count(k) || k == "threads") continue;
-    for (const auto& [oid, need] : needs_) {
-      if (oid == id) continue;
-      auto o = need.find(k);
-      if (o == need.end()) continue;
-      bool same_resource = true;
-      for (const auto& x : exclusive)
-        if (need.count(x) && hwOf(d).count(x) && need.at(x) != hwOf(d).at(x)) same_resource = false;
-      if (same_resource && o->second > std::max(v, raise.count(k) ? raise[k] : v)) raise[k] = o->second;
-    }
+  // Shared knobs other running models hold (on their own exclusive resources, when placements are exclusive:
+  // two clusters' frequencies are not one knob): this model's frame runs at least that high, so it chooses
+  // among entries there, in one decision (a stateful policy must advance one frame per frame).
+  std::vector<KnobFloor> floors;
+  for (const auto& [oid, need] : needs_) {
+    if (oid == id) continue;
+    HardwareState where;
+    for (const auto& x : exclusive)
+      if (auto v = need.find(x); v != need.end()) where[x] = v->second;
+    for (const auto& [k, v] : need)
+      if (!exclusive.count(k) && k != "threads") floors.push_back({k, v, where});
   }
-  if (!raise.empty()) {
-    HardwareState g = granted_[id];
-    for (const auto& [k, v] : raise) g[k] = v;
-    m.manager->restrict(g);
-    try {
-      d = m.manager->before();
-    } catch (...) {
-      m.manager->restrict(granted_[id]);
-      throw;
-    }
-    m.manager->restrict(granted_[id]);
-  }
-  needs_[id] = hwOf(d);
+  const Decision d = m.manager->before(floors);
+  const auto& hw = m.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
+  needs_[id] = hw;
   if (governor_) {
     std::set<std::string> names;
     for (const auto& k : governor_->knobs()) names.insert(k.name);
     HardwareState apply;
-    for (const auto& [k, v] : hwOf(d))
+    for (const auto& [k, v] : hw)
       if (names.count(k) && !exclusive.count(k)) apply[k] = v;
+    for (const auto& f : floors) {  // never below what a running model holds, even when no entry was above it
+      auto a = apply.find(f.knob);
+      bool same_resource = true;
+      for (const auto& [k, v] : f.where)
+        if (auto w = hw.find(k); w != hw.end() && w->second != v) same_resource = false;
+      if (a != apply.end() && same_resource) a->second = std::max(a->second, f.level);
+    }
     governor_->apply(apply);
   }
   return d;

@@ -120,6 +120,15 @@ at::Tensor ManagedModel::run(const In& input) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!has_target_) return model_->inferDirect(input);
   const runtime::Decision d = arbiter_ ? arbiter_->decide(arbiter_id_) : manager_->before();
+  // From here a throw (a bad input, a failed switch or knob write) ends a frame that did not happen: the
+  // arbiter forgets this model's needs so no shared knob stays raised for it, and the estimator learns nothing.
+  struct FrameEnd {
+    runtime::HardwareArbiter* arbiter;
+    int id;
+    ~FrameEnd() {
+      if (arbiter) arbiter->done(id);
+    }
+  } frame_end{arbiter_.get(), arbiter_id_};
   const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
   if (model_->activeName() != e.op) model_->setSubnetDirect(e.op);
   // The thread count is the model's own (each infer() sizes the calling thread's OpenMP team from it).
@@ -137,7 +146,6 @@ at::Tensor ManagedModel::run(const In& input) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double energy = sensor_ ? sensor_->sample().joules - e0 : -1;
   manager_->after(ms, energy);
-  if (arbiter_) arbiter_->done(arbiter_id_);
   return out;
 }
 

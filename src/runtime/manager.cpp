@@ -66,8 +66,15 @@ void RuntimeManager::restrict(const HardwareState& granted) {
   for (const auto& [k, v] : granted) ctx_.fixed_knobs.push_back(k);
 }
 
-Decision RuntimeManager::before() {
+Decision RuntimeManager::before() { return before({}); }
+
+Decision RuntimeManager::before(const std::vector<KnobFloor>& floors) {
   std::lock_guard<std::mutex> lock(mutex_);
+  ctx_.floors = floors;
+  struct Lift {  // the floors hold for this decision only
+    PolicyContext& ctx;
+    ~Lift() { ctx.floors.clear(); }
+  } lift{ctx_};
   if (suspended_ && last_.entry >= 0) return last_;
   Decision d = suspended_ ? Decision{} : policy_->decide(ctx_);
   if (d.entry < 0) {  // suspended before any decision: nothing to hold

@@ -45,6 +45,18 @@ bool allowed(const PolicyContext& ctx, const ProfileEntry& e) {
   return true;
 }
 
+bool aboveFloors(const PolicyContext& ctx, const ProfileEntry& e) {
+  for (const auto& f : ctx.floors) {
+    auto h = e.hw.find(f.knob);
+    if (h == e.hw.end() || h->second >= f.level) continue;
+    bool same_resource = true;
+    for (const auto& [k, v] : f.where)
+      if (auto w = e.hw.find(k); w != e.hw.end() && w->second != v) same_resource = false;
+    if (same_resource) return false;
+  }
+  return true;
+}
+
 struct Prediction {
   double mean = 0, quantile = 0, energy = 0, power = 0;
   unsigned unmet = 0;
@@ -87,10 +99,15 @@ class ManagerPolicy final : public Policy {
     const Target& t = *ctx.target;
     std::vector<int> cand;
     std::vector<Prediction> pred(entries.size());
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (!allowed(ctx, entries[i])) continue;
-      cand.push_back(static_cast<int>(i));
-      pred[i] = predict(ctx, entries[i]);
+    // Entries below another running model's floor would run faster than predicted: leave them out, unless
+    // that leaves nothing (then any entry is safe, only slower in the profile than it will be).
+    for (const bool floors : {true, false}) {
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!allowed(ctx, entries[i]) || (floors && !aboveFloors(ctx, entries[i]))) continue;
+        cand.push_back(static_cast<int>(i));
+        pred[i] = predict(ctx, entries[i]);
+      }
+      if (!cand.empty() || ctx.floors.empty()) break;
     }
     if (cand.empty()) throw InvalidArgument("runtime manager: no profile entry matches the hardware the arbiter granted");
     // Better(a, b): the objective's order among entries that meet the same constraints.
@@ -125,7 +142,7 @@ class ManagerPolicy final : public Policy {
     }
     int chosen = best;
     if (ctx.current >= 0 && ctx.current != best && static_cast<std::size_t>(ctx.current) < entries.size() &&
-        allowed(ctx, entries[ctx.current])) {
+        std::find(cand.begin(), cand.end(), ctx.current) != cand.end()) {
       const int cur = ctx.current;
       const bool cur_ok = (pred[cur].unmet & ~relaxed) == 0;
       const bool rate_limited = ctx.frames_since_switch < static_cast<std::uint64_t>(o_.min_switch_frames);

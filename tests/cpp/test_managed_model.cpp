@@ -293,3 +293,36 @@ TEST_CASE("dynamic model: setTarget without a profile measures one here over the
   CHECK(out.size(0) == 2);
   CHECK(model.runtimeStats().frames == 1);
 }
+
+TEST_CASE("managed model: a frame that throws after the decision leaves the arbiter and the manager as before") {
+  // The model needs the high frequency (nothing is accurate enough at the low one); another model alone would run
+  // at the low one. A bad input throws inside the managed frame: its need for the high frequency must lapse (no
+  // shared knob left raised for a model that never ran) and the manager must not count or learn from the frame.
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  auto profile = profileFor(model);
+  for (auto& e : profile.entries)
+    if (e.hw.at("simulated.cpu.freq") == 1190400) e.accuracy = 0;
+  ManagedModel mm(model, profile);
+  runtime::Target t;
+  t.latency_ms = 1e6;
+  t.min_accuracy = 50;
+  mm.setTarget(t);
+  auto arbiter = std::make_shared<runtime::HardwareArbiter>();
+  mm.join(arbiter, {"camera", 1, nullptr, {}, ""});
+  runtime::Target loose;
+  loose.latency_ms = 1e6;
+  loose.objective = runtime::Objective::LeastEnergy;
+  auto other = std::make_shared<runtime::RuntimeManager>(profileFor(model), loose);
+  const int id = arbiter->add({"other", 0, other, {}, ""});
+
+  CHECK_THROWS_AS(mm.infer(at::rand({1, 3, 5, 5})), InvalidArgument);
+  CHECK(mm.manager().stats().frames == 0);
+  const auto d = arbiter->decide(id);
+  CHECK(other->profile().entries[static_cast<std::size_t>(d.entry)].hw.at("simulated.cpu.freq") == 1190400);
+  other->after(1.0);
+  arbiter->done(id);
+
+  (void)mm.infer(at::rand({1, 1, 28, 28}));  // a good frame still works and is counted
+  CHECK(mm.manager().stats().frames == 1);
+  CHECK(mm.manager().stats().current_hw.at("simulated.cpu.freq") == 1907200);
+}
