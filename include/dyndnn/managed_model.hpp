@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dyndnn/hw/governor.hpp"
 #include "dyndnn/hw/sensors.hpp"
@@ -80,6 +81,8 @@ class ManagedModel {
   int arbiter_id_ = 0;
   bool owns_registration_ = false;  // joined (not merely attached): removed from the arbiter on leave()
   runtime::HardwareArbiter::Registration registration_;  // as joined, returned by leave()
+  std::vector<int> entry_threads_;                           // per profile entry: its "threads" (0: none)
+  std::vector<runtime::HardwareState> entry_governor_state_;  // per profile entry: the governor's part
   std::mutex mutex_;
   std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };

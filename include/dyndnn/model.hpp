@@ -176,6 +176,7 @@ class DynamicModel {
   at::Tensor inferDirect(const at::Tensor& input) const;
   at::Tensor inferDirect(const ImageView& image) const;
   void setSubnetDirect(const std::string& operating_point);
+  bool isActive(const std::string& operating_point) const;  // activeName() == it, without copying the name
   std::shared_ptr<ManagedModel> managedModel() const;
 
   struct Impl;

@@ -14,12 +14,12 @@
 /// public method takes an internal mutex.
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -154,6 +154,34 @@ struct KnobFloor {
   std::string knob;
   std::int64_t level = 0;
   HardwareState where;
+  /// `hw` (an entry's hardware) has the knob and runs on the resource the floor was set on.
+  bool appliesTo(const HardwareState& hw) const;
+};
+
+/// The latencies of the last frames (newest last) in a fixed ring: recording one allocates nothing.
+class LatencyWindow {
+ public:
+  explicit LatencyWindow(std::size_t capacity = 64) : ring_(capacity) {}
+  void push(double ms) {
+    ring_[(start_ + size_) % ring_.size()] = ms;
+    if (size_ < ring_.size()) ++size_;
+    else start_ = (start_ + 1) % ring_.size();
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  /// i = 0 is the oldest kept.
+  double operator[](std::size_t i) const { return ring_[(start_ + i) % ring_.size()]; }
+  double back() const { return (*this)[size_ - 1]; }
+  /// Mean of the newest n (1 <= n <= size()).
+  double meanOfLast(std::size_t n) const {
+    double sum = 0;
+    for (std::size_t i = size_ - n; i < size_; ++i) sum += (*this)[i];
+    return sum / static_cast<double>(n);
+  }
+
+ private:
+  std::vector<double> ring_;
+  std::size_t start_ = 0, size_ = 0;
 };
 
 /// What a policy is told about the situation.
@@ -164,15 +192,16 @@ struct PolicyContext {
   int current = -1;                     ///< entry index in use (-1 before the first frame)
   std::uint64_t frame = 0;
   std::uint64_t frames_since_switch = 0;
-  std::deque<double> recent_latency_ms; ///< newest last
+  LatencyWindow recent_latency_ms;      ///< newest last
   double utilisation = 0;               ///< busy share of the last frame period (Linux-governor baselines)
   /// Restriction from the arbiter: knobs fixed to these levels for this model (entries disagreeing are out).
   HardwareState granted;
   /// Knobs the arbiter fixed; entries must match them.
   std::vector<std::string> fixed_knobs;
-  /// Shared knobs held up by other running models for this frame; the manager's policy keeps to entries at or
-  /// above them (all entries when none is).
-  std::vector<KnobFloor> floors;
+  /// Shared knobs held up by other running models for this frame (`floor_count` of them, valid during decide());
+  /// the manager's policy keeps to entries at or above them (all entries when none is).
+  const KnobFloor* floors = nullptr;
+  std::size_t floor_count = 0;
   /// Slowdown (mean, variance) to apply to an entry on `hw`; when empty, `slowdown` applies to every entry.
   std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
 };
@@ -181,11 +210,14 @@ enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, k
 
 struct Decision {
   int entry = -1;                 ///< index into the profile
-  std::string reason;             ///< one line: why this entry
+  /// One line: why this entry. Built when the decision changes and shared by the frames that repeat it (a
+  /// steady frame formats no text); null when the policy gives none. reasonText() reads it.
+  std::shared_ptr<const std::string> reason;
   unsigned unmet = kUnmetNone;    ///< constraints the choice is predicted to miss (best effort)
   double predicted_ms = 0;        ///< slowdown-corrected mean
   double predicted_quantile_ms = 0;
   double predicted_energy_j = 0;  ///< per frame (with idle power over the frame period when known)
+  const std::string& reasonText() const;
 };
 
 std::string unmetToString(unsigned unmet);
@@ -288,7 +320,7 @@ class RuntimeManager {
   Decision before();
   /// The same, for a frame during which other running models hold shared knobs at `floors` (the arbiter's
   /// decide()): one decision, so a stateful policy advances one frame.
-  Decision before(const std::vector<KnobFloor>& floors);
+  Decision before(const KnobFloor* floors, std::size_t count);
   /// Measured latency (and energy, < 0 when unmetered) of the frame decided by the last before().
   /// utilisation: busy share of the frame period, for the Linux-governor baselines (0 when unknown).
   void after(double latency_ms, double energy_j = -1, double utilisation = 0);
@@ -330,13 +362,19 @@ class RuntimeManager {
   bool suspended_ = false, keep_trace_ = true;
   std::size_t max_records_ = kDefaultTraceFrames;
   ManagerStats stats_;
-  std::deque<FrameRecord> trace_;  // newest last; the oldest drop out at max_records_
-  std::function<void(const FrameRecord&)> callback_;
+  // The newest max_records_ frames, a ring whose slots are overwritten in place (a steady frame allocates
+  // nothing); trace_start_ is the oldest.
+  std::vector<FrameRecord> trace_;
+  std::size_t trace_start_ = 0;
+  FrameRecord record_;  // the frame being recorded when no trace is kept; the callback's copy otherwise
+  std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
   bool per_threads_ = false;
   int stale_frames_ = 30;
   std::map<std::int64_t, SlowdownEstimator> group_;
   std::map<std::int64_t, std::uint64_t> group_seen_;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
+  FrameRecord& nextRecord();
+  std::vector<FrameRecord> traceLocked() const;
 };
 
 /// One arbiter per process: hardware knobs are shared (frequency is per cluster, cores are finite), so models
@@ -391,10 +429,21 @@ class HardwareArbiter {
   std::shared_ptr<hw::Governor> governor_;
   std::map<int, Registration> models_;
   std::map<int, HardwareState> granted_;
-  std::map<int, HardwareState> needs_;  // hardware of the decisions of models now running a frame
+  // Per model, the hardware of its last decision and whether its frame is running (kept, not erased, between
+  // frames: a steady frame reassigns in place and allocates nothing).
+  struct Need {
+    bool running = false;
+    HardwareState hw, where;  // where: its values of the exclusive knobs
+  };
+  std::map<int, Need> needs_;
+  std::set<std::string> exclusive_;               // every registered model's exclusive knob
+  std::vector<std::string> governor_knobs_;       // the governor's knob names (fixed for its lifetime)
+  std::vector<KnobFloor> floors_;                 // scratch of decideLocked, reused
+  HardwareState apply_;                           // scratch of decideLocked, reused
   int next_id_ = 1;
   int idOf(const std::string& name) const;
   Decision decideLocked(int id);
+  void updateExclusive();
 };
 
 }  // namespace dyndnn::runtime

@@ -218,6 +218,9 @@ std::string DynamicModel::lastSwitchError() const {
 
 SubnetConfig DynamicModel::activeConfig() const { return impl_->currentNoSwap()->config; }
 std::string DynamicModel::activeName() const { return impl_->currentNoSwap()->name; }
+bool DynamicModel::isActive(const std::string& operating_point) const {
+  return impl_->currentNoSwap()->name == operating_point;
+}
 std::string DynamicModel::backend() const { return impl_->currentNoSwap()->plan->backend(); }
 std::size_t DynamicModel::activePlanBytes() const { return impl_->currentNoSwap()->plan->bytes(); }
 

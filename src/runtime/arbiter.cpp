@@ -9,10 +9,27 @@
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/runtime.hpp"
+#include "runtime/assign_in_place.hpp"
 
 namespace dyndnn::runtime {
 
-HardwareArbiter::HardwareArbiter(std::shared_ptr<hw::Governor> governor) : governor_(std::move(governor)) {}
+bool KnobFloor::appliesTo(const HardwareState& hw) const {
+  if (!hw.count(knob)) return false;
+  for (const auto& [k, v] : where)
+    if (auto w = hw.find(k); w != hw.end() && w->second != v) return false;
+  return true;
+}
+
+HardwareArbiter::HardwareArbiter(std::shared_ptr<hw::Governor> governor) : governor_(std::move(governor)) {
+  if (governor_)
+    for (const auto& k : governor_->knobs()) governor_knobs_.push_back(k.name);
+}
+
+void HardwareArbiter::updateExclusive() {
+  exclusive_.clear();
+  for (const auto& [id, m] : models_)
+    if (!m.exclusive_knob.empty()) exclusive_.insert(m.exclusive_knob);
+}
 
 int HardwareArbiter::add(Registration r) {
   if (!r.manager) throw InvalidArgument("hardware arbiter: add() needs a RuntimeManager");
@@ -26,6 +43,7 @@ int HardwareArbiter::add(Registration r) {
                                         r.exclusive_knob));
   const int id = next_id_++;
   models_.emplace(id, std::move(r));
+  updateExclusive();
   return id;
 }
 
@@ -36,6 +54,8 @@ void HardwareArbiter::remove(int id) {
   it->second.manager->restrict({});
   models_.erase(it);
   granted_.erase(id);
+  needs_.erase(id);
+  updateExclusive();
 }
 
 std::vector<int> HardwareArbiter::ids() const {
@@ -129,12 +149,12 @@ Decision HardwareArbiter::decide(int id) {
 
 void HardwareArbiter::done(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
-  needs_.erase(idOf(name));
+  if (auto it = needs_.find(idOf(name)); it != needs_.end()) it->second.running = false;
 }
 
 void HardwareArbiter::done(int id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  needs_.erase(id);
+  if (auto it = needs_.find(id); it != needs_.end()) it->second.running = false;
 }
 
 std::map<int, Decision> HardwareArbiter::decideAll() {
@@ -148,38 +168,37 @@ Decision HardwareArbiter::decideLocked(int id) {
   auto it = models_.find(id);
   if (it == models_.end()) throw InvalidArgument(fmt::format("hardware arbiter: no model with id {}", id));
   auto& m = it->second;
-  std::set<std::string> exclusive;
-  for (const auto& [oid, om] : models_)
-    if (!om.exclusive_knob.empty()) exclusive.insert(om.exclusive_knob);
   // Shared knobs other running models hold (on their own exclusive resources, when placements are exclusive:
   // two clusters' frequencies are not one knob): this model's frame runs at least that high, so it chooses
-  // among entries there, in one decision (a stateful policy must advance one frame per frame).
-  std::vector<KnobFloor> floors;
+  // among entries there, in one decision (a stateful policy must advance one frame per frame). The scratch
+  // is overwritten in place: a steady frame allocates nothing.
+  std::size_t n = 0;
   for (const auto& [oid, need] : needs_) {
-    if (oid == id) continue;
-    HardwareState where;
-    for (const auto& x : exclusive)
-      if (auto v = need.find(x); v != need.end()) where[x] = v->second;
-    for (const auto& [k, v] : need)
-      if (!exclusive.count(k) && k != "threads") floors.push_back({k, v, where});
-  }
-  const Decision d = m.manager->before(floors);
-  const auto& hw = m.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
-  needs_[id] = hw;
-  if (governor_) {
-    std::set<std::string> names;
-    for (const auto& k : governor_->knobs()) names.insert(k.name);
-    HardwareState apply;
-    for (const auto& [k, v] : hw)
-      if (names.count(k) && !exclusive.count(k)) apply[k] = v;
-    for (const auto& f : floors) {  // never below what a running model holds, even when no entry was above it
-      auto a = apply.find(f.knob);
-      bool same_resource = true;
-      for (const auto& [k, v] : f.where)
-        if (auto w = hw.find(k); w != hw.end() && w->second != v) same_resource = false;
-      if (a != apply.end() && same_resource) a->second = std::max(a->second, f.level);
+    if (oid == id || !need.running) continue;
+    for (const auto& [k, v] : need.hw) {
+      if (exclusive_.count(k) || k == "threads") continue;
+      if (n == floors_.size()) floors_.emplace_back();
+      auto& f = floors_[n++];
+      f.knob = k;
+      f.level = v;
+      assignInPlace(f.where, need.where);
     }
-    governor_->apply(apply);
+  }
+  const Decision d = m.manager->before(floors_.data(), n);
+  const auto& hw = m.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
+  auto& need = needs_[id];
+  assignInPlace(need.hw, hw);
+  assignInPlace(need.where, hw, [&](const std::string& k) { return exclusive_.count(k) > 0; });
+  need.running = true;
+  if (governor_) {
+    assignInPlace(apply_, hw, [&](const std::string& k) {
+      return !exclusive_.count(k) && std::find(governor_knobs_.begin(), governor_knobs_.end(), k) != governor_knobs_.end();
+    });
+    for (std::size_t i = 0; i < n; ++i) {  // never below what a running model holds, even when no entry was above it
+      auto a = apply_.find(floors_[i].knob);
+      if (a != apply_.end() && floors_[i].appliesTo(hw)) a->second = std::max(a->second, floors_[i].level);
+    }
+    governor_->apply(apply_);
   }
   return d;
 }

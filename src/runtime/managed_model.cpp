@@ -37,6 +37,18 @@ ManagedModel::ManagedModel(DynamicModel& model, runtime::Profile profile, std::s
   }
   manager_ = std::make_shared<runtime::RuntimeManager>(std::move(profile), runtime::Target{}, std::move(policy));
   manager_->suspend();  // no target yet: behave as a plain DynamicModel
+  // What each entry asks of the model and the governor, worked out once: a frame then looks it up.
+  std::vector<std::string> knob_names;
+  if (governor_)
+    for (const auto& k : governor_->knobs()) knob_names.push_back(k.name);
+  for (const auto& e : manager_->profile().entries) {
+    auto t = e.hw.find("threads");
+    entry_threads_.push_back(t == e.hw.end() ? 0 : static_cast<int>(t->second));
+    runtime::HardwareState apply;
+    for (const auto& k : knob_names)
+      if (auto it = e.hw.find(k); it != e.hw.end()) apply[k] = it->second;
+    entry_governor_state_.push_back(std::move(apply));
+  }
 }
 
 void ManagedModel::setTarget(const runtime::Target& target) {
@@ -129,17 +141,12 @@ at::Tensor ManagedModel::run(const In& input) {
       if (arbiter) arbiter->done(id);
     }
   } frame_end{arbiter_.get(), arbiter_id_};
-  const auto& e = manager_->profile().entries[static_cast<std::size_t>(d.entry)];
-  if (model_->activeName() != e.op) model_->setSubnetDirect(e.op);
+  const auto entry = static_cast<std::size_t>(d.entry);
+  const auto& e = manager_->profile().entries[entry];
+  if (!model_->isActive(e.op)) model_->setSubnetDirect(e.op);
   // The thread count is the model's own (each infer() sizes the calling thread's OpenMP team from it).
-  if (auto t = e.hw.find("threads"); t != e.hw.end() && model_->threads() != static_cast<int>(t->second))
-    model_->setThreads(static_cast<int>(t->second));
-  if (governor_) {
-    runtime::HardwareState apply;
-    for (const auto& k : governor_->knobs())
-      if (auto it = e.hw.find(k.name); it != e.hw.end()) apply[k.name] = it->second;
-    governor_->apply(apply);  // unchanged knobs cost nothing
-  }
+  if (const int t = entry_threads_[entry]; t > 0 && model_->threads() != t) model_->setThreads(t);
+  if (governor_) governor_->apply(entry_governor_state_[entry]);  // unchanged knobs cost nothing
   const double e0 = sensor_ ? sensor_->sample().joules : 0;
   const auto t0 = std::chrono::steady_clock::now();
   at::Tensor out = model_->inferDirect(input);

@@ -8,13 +8,10 @@
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/runtime.hpp"
+#include "runtime/assign_in_place.hpp"
 #include "runtime/json_io.hpp"
 
 namespace dyndnn::runtime {
-
-namespace {
-constexpr std::size_t kRecentFrames = 64;
-}
 
 RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy)
     : profile_(std::move(profile)), target_(std::move(target)), policy_(std::move(policy)) {
@@ -66,14 +63,23 @@ void RuntimeManager::restrict(const HardwareState& granted) {
   for (const auto& [k, v] : granted) ctx_.fixed_knobs.push_back(k);
 }
 
-Decision RuntimeManager::before() { return before({}); }
+const std::string& Decision::reasonText() const {
+  static const std::string none;
+  return reason ? *reason : none;
+}
 
-Decision RuntimeManager::before(const std::vector<KnobFloor>& floors) {
+Decision RuntimeManager::before() { return before(nullptr, 0); }
+
+Decision RuntimeManager::before(const KnobFloor* floors, std::size_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   ctx_.floors = floors;
+  ctx_.floor_count = count;
   struct Lift {  // the floors hold for this decision only
     PolicyContext& ctx;
-    ~Lift() { ctx.floors.clear(); }
+    ~Lift() {
+      ctx.floors = nullptr;
+      ctx.floor_count = 0;
+    }
   } lift{ctx_};
   if (suspended_ && last_.entry >= 0) return last_;
   Decision d = suspended_ ? Decision{} : policy_->decide(ctx_);
@@ -85,8 +91,7 @@ Decision RuntimeManager::before(const std::vector<KnobFloor>& floors) {
 }
 
 void RuntimeManager::after(double latency_ms, double energy_j, double utilisation) {
-  FrameRecord rec;
-  std::function<void(const FrameRecord&)> cb;
+  std::shared_ptr<const std::function<void(const FrameRecord&)>> cb;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (last_.entry < 0) throw InvalidArgument("runtime manager: after() without a before()");
@@ -97,8 +102,7 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     ctx_.current = last_.entry;
     ++ctx_.frame;
     ctx_.utilisation = utilisation;
-    ctx_.recent_latency_ms.push_back(latency_ms);
-    if (ctx_.recent_latency_ms.size() > kRecentFrames) ctx_.recent_latency_ms.pop_front();
+    ctx_.recent_latency_ms.push(latency_ms);
     estimator_.observe(latency_ms, e.latency_ms, e.latency_std_ms);
     if (per_threads_) {
       const std::int64_t key = e.hw.count("threads") ? e.hw.at("threads") : 0;
@@ -109,9 +113,11 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
       group_seen_[key] = ctx_.frame;
     }
     const auto budget = target_.budgetMs();
+    // Written in place (the trace's oldest slot, or one scratch record): strings and maps keep their storage.
+    FrameRecord& rec = nextRecord();
     rec.frame = stats_.frames;
     rec.op = e.op;
-    rec.hw = e.hw;
+    assignInPlace(rec.hw, e.hw);
     rec.latency_ms = latency_ms;
     rec.energy_j = energy_j;
     rec.predicted_ms = last_.predicted_ms;
@@ -120,25 +126,38 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     rec.switched = switched;
     rec.met_budget = !budget || latency_ms <= *budget;
     rec.unmet = last_.unmet;
-    rec.reason = last_.reason;
+    rec.reason = last_.reasonText();
     ++stats_.frames;
     if (!rec.met_budget) ++stats_.budget_misses;
     if (energy_j >= 0) stats_.energy_j += energy_j;
     stats_.suspended = suspended_;
     stats_.current_op = e.op;
-    stats_.current_hw = e.hw;
+    assignInPlace(stats_.current_hw, e.hw);
     stats_.unmet = last_.unmet;
     stats_.slowdown = rec.slowdown;
     stats_.slowdown_std = std::sqrt(rec.slowdown_var);
     stats_.jumps_detected = estimator_.jumps();
-    stats_.last_reason = last_.reason;
-    if (keep_trace_ && max_records_ > 0) {
-      if (trace_.size() >= max_records_) trace_.pop_front();
-      trace_.push_back(rec);
-    }
+    stats_.last_reason = last_.reasonText();
     cb = callback_;
+    if (cb && &rec != &record_) record_ = rec;  // in place; trace() or keepTrace() may move the trace's slots
   }
-  if (cb) cb(rec);
+  // Outside the lock (the callback may read the manager), on the manager's own copy of the record.
+  if (cb) (*cb)(record_);
+}
+
+FrameRecord& RuntimeManager::nextRecord() {
+  if (!keep_trace_ || max_records_ == 0) return record_;
+  if (trace_.size() < max_records_) return trace_.emplace_back();
+  FrameRecord& oldest = trace_[trace_start_];
+  trace_start_ = (trace_start_ + 1) % trace_.size();
+  return oldest;
+}
+
+std::vector<FrameRecord> RuntimeManager::traceLocked() const {
+  std::vector<FrameRecord> out;
+  out.reserve(trace_.size());
+  for (std::size_t i = 0; i < trace_.size(); ++i) out.push_back(trace_[(trace_start_ + i) % trace_.size()]);
+  return out;
 }
 
 ManagerStats RuntimeManager::stats() const {
@@ -149,21 +168,25 @@ ManagerStats RuntimeManager::stats() const {
 }
 
 void RuntimeManager::onFrame(std::function<void(const FrameRecord&)> callback) {
+  auto shared = callback ? std::make_shared<const std::function<void(const FrameRecord&)>>(std::move(callback)) : nullptr;
   std::lock_guard<std::mutex> lock(mutex_);
-  callback_ = std::move(callback);
+  callback_ = std::move(shared);
 }
 
 void RuntimeManager::keepTrace(bool on, std::size_t max_records) {
   std::lock_guard<std::mutex> lock(mutex_);
+  auto kept = traceLocked();  // oldest first
+  if (!on) kept.clear();
+  if (kept.size() > max_records) kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(max_records));
   keep_trace_ = on;
   max_records_ = max_records;
-  if (!on) trace_.clear();
-  while (trace_.size() > max_records_) trace_.pop_front();
+  trace_ = std::move(kept);
+  trace_start_ = 0;
 }
 
 std::vector<FrameRecord> RuntimeManager::trace() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return {trace_.begin(), trace_.end()};
+  return traceLocked();
 }
 
 void RuntimeManager::writeTrace(const std::string& path) const {
@@ -176,7 +199,7 @@ void RuntimeManager::writeTrace(const std::string& path) const {
     j["profile_device"] = profile_.device;
     j["simulated"] = profile_.simulated;
     auto& frames = j["frames"] = nlohmann::json::array();
-    for (const auto& r : trace_)
+    for (const auto& r : traceLocked())
       frames.push_back({{"frame", r.frame}, {"op", r.op}, {"hw", r.hw}, {"latency_ms", r.latency_ms},
                         {"energy_j", r.energy_j}, {"predicted_ms", r.predicted_ms},
                         {"predicted_quantile_ms", r.predicted_quantile_ms}, {"slowdown", r.slowdown},

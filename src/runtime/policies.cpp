@@ -46,14 +46,8 @@ bool allowed(const PolicyContext& ctx, const ProfileEntry& e) {
 }
 
 bool aboveFloors(const PolicyContext& ctx, const ProfileEntry& e) {
-  for (const auto& f : ctx.floors) {
-    auto h = e.hw.find(f.knob);
-    if (h == e.hw.end() || h->second >= f.level) continue;
-    bool same_resource = true;
-    for (const auto& [k, v] : f.where)
-      if (auto w = e.hw.find(k); w != e.hw.end() && w->second != v) same_resource = false;
-    if (same_resource) return false;
-  }
+  for (std::size_t i = 0; i < ctx.floor_count; ++i)
+    if (ctx.floors[i].appliesTo(e.hw) && e.hw.at(ctx.floors[i].knob) < ctx.floors[i].level) return false;
   return true;
 }
 
@@ -89,6 +83,8 @@ std::string stateString(const HardwareState& hw) {
   return s;
 }
 
+constexpr const char* kBestEffort = "best effort: infeasible target, cannot meet";
+
 class ManagerPolicy final : public Policy {
  public:
   explicit ManagerPolicy(ManagerOptions o) : o_(o) {}
@@ -97,8 +93,10 @@ class ManagerPolicy final : public Policy {
   Decision decide(const PolicyContext& ctx) override {
     const auto& entries = ctx.profile->entries;
     const Target& t = *ctx.target;
-    std::vector<int> cand;
-    std::vector<Prediction> pred(entries.size());
+    auto& cand = cand_;  // scratch kept between frames: a steady frame allocates nothing
+    auto& pred = pred_;
+    cand.clear();
+    pred.resize(entries.size());
     // Entries below another running model's floor would run faster than predicted: leave them out, unless
     // that leaves nothing (then any entry is safe, only slower in the profile than it will be).
     for (const bool floors : {true, false}) {
@@ -107,7 +105,7 @@ class ManagerPolicy final : public Policy {
         cand.push_back(static_cast<int>(i));
         pred[i] = predict(ctx, entries[i]);
       }
-      if (!cand.empty() || ctx.floors.empty()) break;
+      if (!cand.empty() || ctx.floor_count == 0) break;
     }
     if (cand.empty()) throw InvalidArgument("runtime manager: no profile entry matches the hardware the arbiter granted");
     // Better(a, b): the objective's order among entries that meet the same constraints.
@@ -125,7 +123,7 @@ class ManagerPolicy final : public Policy {
     };
     unsigned relaxed = 0;
     int best = pick(0, better);
-    std::string why;
+    const char* why = nullptr;
     if (best < 0) {  // drop the accuracy floor: most accurate that meets latency and power
       relaxed = kUnmetAccuracy;
       best = pick(relaxed, better);
@@ -163,18 +161,34 @@ class ManagerPolicy final : public Policy {
     d.predicted_ms = pred[chosen].mean;
     d.predicted_quantile_ms = pred[chosen].quantile;
     d.predicted_energy_j = pred[chosen].energy;
-    if (why.empty())
-      why = d.unmet ? fmt::format("best effort: infeasible target, cannot meet {}", unmetToString(d.unmet))
+    if (!why)
+      why = d.unmet ? kBestEffort
                     : (t.objective == Objective::MostAccuracy ? "most accurate feasible, then least energy"
                                                               : "least energy feasible");
-    d.reason = fmt::format("{}: {} on {} acc={:.2f} p{:.0f}={:.2f}ms xi={:.3f}", why, entries[chosen].op,
-                           stateString(entries[chosen].hw), entries[chosen].accuracy, t.confidence * 100,
-                           d.predicted_quantile_ms, ctx.slowdown ? ctx.slowdown->mean() : 1.0);
+    // The text (with the prediction at the time) is formatted when the decision or its grounds change, and
+    // shared by the frames that repeat it.
+    if (!reason_ || chosen != reason_entry_ || why != reason_why_ || d.unmet != reason_unmet_) {
+      const bool unmet_named = why == kBestEffort;
+      reason_ = std::make_shared<const std::string>(fmt::format(
+          "{}{}{}: {} on {} acc={:.2f} p{:.0f}={:.2f}ms xi={:.3f}", why, unmet_named ? " " : "",
+          unmet_named ? unmetToString(d.unmet) : "", entries[chosen].op, stateString(entries[chosen].hw),
+          entries[chosen].accuracy, t.confidence * 100, d.predicted_quantile_ms, ctx.slowdown ? ctx.slowdown->mean() : 1.0));
+      reason_entry_ = chosen;
+      reason_why_ = why;
+      reason_unmet_ = d.unmet;
+    }
+    d.reason = reason_;
     return d;
   }
 
  private:
   ManagerOptions o_;
+  std::vector<int> cand_;
+  std::vector<Prediction> pred_;
+  std::shared_ptr<const std::string> reason_;
+  int reason_entry_ = -1;
+  const char* reason_why_ = nullptr;
+  unsigned reason_unmet_ = 0;
 };
 
 Decision describe(const PolicyContext& ctx, int entry, std::string reason) {
@@ -187,7 +201,7 @@ Decision describe(const PolicyContext& ctx, int entry, std::string reason) {
   d.predicted_ms = p.mean;
   d.predicted_quantile_ms = p.quantile;
   d.predicted_energy_j = p.energy;
-  d.reason = std::move(reason);
+  d.reason = std::make_shared<const std::string>(std::move(reason));
   return d;
 }
 
@@ -231,7 +245,7 @@ class HillClimbPolicy final : public Policy {
       --lock_;
       why = "locked after a step";
     } else if (budget && static_cast<int>(ctx.recent_latency_ms.size()) >= window_) {
-      const double mean = std::accumulate(ctx.recent_latency_ms.end() - window_, ctx.recent_latency_ms.end(), 0.0) / window_;
+      const double mean = ctx.recent_latency_ms.meanOfLast(static_cast<std::size_t>(window_));
       const double acc = ctx.profile->entries[levels_[level_]].accuracy;
       if (mean > *budget && level_ > 0) {
         --level_;

@@ -63,7 +63,7 @@ TEST_CASE("policy: infeasible targets are best effort and report the unmet const
     CHECK(chosen(m, d).op == "small");
     CHECK(chosen(m, d).hw.at("freq") == 2);
     CHECK((d.unmet & kUnmetLatency) != 0);
-    CHECK(d.reason.find("latency") != std::string::npos);
+    CHECK(d.reasonText().find("latency") != std::string::npos);
   }
   SECTION("accuracy floor above every op: most accurate within budget, accuracy unmet") {
     Target t = budget(12);
