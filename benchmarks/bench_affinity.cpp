@@ -12,15 +12,14 @@
 
 #include "dyndnn/dyndnn.hpp"
 
+#include "bench_stats.hpp"
+
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
+using bench::percentile;
 
 }  // namespace
 

@@ -19,6 +19,8 @@
 
 #include "dyndnn/dyndnn.hpp"
 
+#include "bench_stats.hpp"
+
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
@@ -26,13 +28,7 @@ namespace {
 
 double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double pos = p * (v.size() - 1);
-  const auto lo = static_cast<std::size_t>(pos);
-  const auto hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
-}
+using bench::percentile;
 
 json summary(const std::vector<double>& v) {
   return {{"median_ms", percentile(v, 0.5)}, {"p90_ms", percentile(v, 0.9)}, {"p99_ms", percentile(v, 0.99)},

@@ -44,6 +44,8 @@
 #include "dyndnn/hw/affinity.hpp"
 #include "dyndnn/managed_model.hpp"
 
+#include "bench_stats.hpp"
+
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace rt = dyndnn::runtime;
@@ -97,11 +99,7 @@ double cpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
-}
+using bench::percentile;
 
 // One model's workload: a frame every `period` (late frames start at once), until `stop`.
 struct Workload {

@@ -46,8 +46,11 @@ bool allowed(const PolicyContext& ctx, const ProfileEntry& e) {
 }
 
 bool aboveFloors(const PolicyContext& ctx, const ProfileEntry& e) {
-  for (std::size_t i = 0; i < ctx.floor_count; ++i)
-    if (ctx.floors[i].appliesTo(e.hw) && e.hw.at(ctx.floors[i].knob) < ctx.floors[i].level) return false;
+  for (std::size_t i = 0; i < ctx.floor_count; ++i) {
+    const auto& f = ctx.floors[i];
+    auto h = e.hw.find(f.knob);
+    if (h != e.hw.end() && h->second < f.level && f.appliesTo(e.hw)) return false;  // the cheap test first
+  }
   return true;
 }
 
