@@ -1,5 +1,6 @@
 // Python bindings: `import dyndnn`. Arrays cross as numpy without torch on the Python side; the GIL is
-// released while the library works. C++ errors become ValueError / OSError / RuntimeError with the same text.
+// released while the library works. C++ errors become dyndnn.FormatError / InvalidArgument (ValueErrors),
+// IoError / HardwareError (OSErrors) or dyndnn.Error (a RuntimeError) with the same text.
 
 #include <ATen/ATen.h>
 #include <pybind11/numpy.h>
@@ -102,20 +103,35 @@ PYBIND11_MODULE(_core, mod) {
   mod.doc() = "dyndnn: dynamic DNNs (Once-for-All supernets) that switch sub-networks at run time";
   mod.attr("__version__") = version();
 
-  static py::exception<Error> base(mod, "Error", PyExc_RuntimeError);
+  // The library's exception classes, each also the built-in a Python caller would catch (FormatError is a
+  // ValueError, IoError an OSError, ...), so `except ValueError` and `except dyndnn.FormatError` both work.
+  auto exceptionClass = [&mod](const char* name, py::handle base, py::handle builtin) {
+    py::tuple bases = builtin ? py::make_tuple(base, builtin) : py::make_tuple(base);
+    py::object type = py::reinterpret_steal<py::object>(
+        PyErr_NewException((std::string("dyndnn.") + name).c_str(), bases.ptr(), nullptr));
+    mod.attr(name) = type;
+    return type;
+  };
+  static const py::object error = exceptionClass("Error", PyExc_RuntimeError, py::handle());
+  static const py::object format_error = exceptionClass("FormatError", error, PyExc_ValueError);
+  static const py::object invalid_argument = exceptionClass("InvalidArgument", error, PyExc_ValueError);
+  static const py::object io_error = exceptionClass("IoError", error, PyExc_OSError);
+  static const py::object hardware_error = exceptionClass("HardwareError", error, PyExc_OSError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const FormatError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(format_error.ptr(), e.what());
     } catch (const InvalidArgument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(invalid_argument.ptr(), e.what());
     } catch (const IoError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
+      PyErr_SetString(io_error.ptr(), e.what());
     } catch (const HardwareError& e) {
-      PyErr_SetString(PyExc_OSError, e.what());
-    } catch (const c10::Error& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
+      PyErr_SetString(hardware_error.ptr(), e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(error.ptr(), e.what());
+    } catch (const c10::Error& e) {  // LibTorch's, from a tensor operation on the caller's data
+      PyErr_SetString(error.ptr(), e.what_without_backtrace());
     }
   });
 

@@ -1,8 +1,9 @@
 #pragma once
 /// \file error.hpp
 /// The one exception hierarchy of dyndnn. Every message says what was wrong, where, and what to do.
-/// Python maps FormatError and InvalidArgument to ValueError, IoError and HardwareError to OSError, and
-/// everything else to RuntimeError, with the same message.
+/// Python raises the same classes (dyndnn.FormatError, ...; every one a dyndnn.Error, a RuntimeError), each also
+/// the built-in a caller would catch: FormatError and InvalidArgument are ValueErrors, IoError and HardwareError
+/// OSErrors. The message is the same.
 
 #include <stdexcept>
 #include <string>

@@ -138,3 +138,20 @@ def test_request_subnet_is_asynchronous(fixture_dir):
     model.set_plan_cache_budget(0)
     assert model.plan_cache_stats["entries"] == 0
     assert model.infer(x).shape == (1, 10)  # the active plan survives an empty cache
+
+
+def test_errors_are_dyndnn_classes_and_builtins(fixture_dir, tmp_path):
+    """Each error is the library's class and the built-in a caller would catch, with the library's message."""
+    model = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+    with pytest.raises(dyndnn.InvalidArgument, match="no operating point named") as bad_name:
+        model.set_subnet("nope")
+    assert isinstance(bad_name.value, ValueError) and isinstance(bad_name.value, dyndnn.Error)
+    with pytest.raises(dyndnn.IoError) as missing:
+        dyndnn.DynamicModel(str(tmp_path / "missing.dyn"))
+    assert isinstance(missing.value, OSError) and "missing.dyn" in str(missing.value)
+    damaged = tmp_path / "damaged.dyn"
+    damaged.write_bytes(open(os.path.join(fixture_dir, "fmnist.dyn"), "rb").read()[:4000])
+    with pytest.raises(dyndnn.FormatError) as truncated:
+        dyndnn.DynamicModel(str(damaged))
+    assert isinstance(truncated.value, ValueError) and "damaged.dyn" in str(truncated.value)
+    assert issubclass(dyndnn.HardwareError, OSError) and issubclass(dyndnn.Error, RuntimeError)

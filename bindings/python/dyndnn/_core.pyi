@@ -14,7 +14,19 @@ HardwareState = Dict[str, int]
 
 
 class Error(RuntimeError):
-    """Base of dyndnn's errors (most surface as ValueError, OSError or RuntimeError with the library's message)."""
+    """Base of dyndnn's errors; each message says what, where and what to do."""
+
+class FormatError(Error, ValueError):
+    """A malformed package (.dyn): the message names the file and the field."""
+
+class InvalidArgument(Error, ValueError):
+    """A value the library cannot accept (config, operating point, input, option, target)."""
+
+class IoError(Error, OSError):
+    """A file that cannot be opened, mapped or read."""
+
+class HardwareError(Error, OSError):
+    """A hardware knob or sensor that cannot be read or written."""
 
 
 class Profile:
