@@ -154,8 +154,8 @@ struct KnobFloor {
   std::string knob;
   std::int64_t level = 0;
   HardwareState where;
-  /// `hw` (an entry's hardware) has the knob and runs on the resource the floor was set on.
-  bool appliesTo(const HardwareState& hw) const;
+  /// `hw` (an entry's hardware) runs on the resource the floor was set on.
+  bool sameResource(const HardwareState& hw) const;
 };
 
 /// The latencies of the last frames (newest last) in a fixed ring: recording one allocates nothing.
@@ -168,10 +168,8 @@ class LatencyWindow {
     else start_ = (start_ + 1) % ring_.size();
   }
   std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
   /// i = 0 is the oldest kept.
   double operator[](std::size_t i) const { return ring_[(start_ + i) % ring_.size()]; }
-  double back() const { return (*this)[size_ - 1]; }
   /// Mean of the newest n (1 <= n <= size()).
   double meanOfLast(std::size_t n) const {
     double sum = 0;
@@ -404,8 +402,8 @@ class HardwareArbiter {
   /// Returns an id. Throws InvalidArgument for a null manager or a duplicate name.
   int add(Registration registration);
   void remove(int id);
-  /// Recompute placements and shared knob levels; applies them to the governor when there is one. All or
-  /// nothing: when some model gets no placement it throws InvalidArgument and every grant stays as it was.
+  /// Recompute the placements (by priority) and restrict each model's manager to its own. All or nothing: when
+  /// some model gets no placement it throws InvalidArgument and every grant stays as it was.
   void rearbitrate();
   /// One model's next decision (call it where that model would call RuntimeManager::before()): chosen within
   /// its placement, among entries whose shared knobs are at least at the levels models still running hold (the

@@ -13,8 +13,7 @@
 
 namespace dyndnn::runtime {
 
-bool KnobFloor::appliesTo(const HardwareState& hw) const {
-  if (!hw.count(knob)) return false;
+bool KnobFloor::sameResource(const HardwareState& hw) const {
   for (const auto& [k, v] : where)
     if (auto w = hw.find(k); w != hw.end() && w->second != v) return false;
   return true;
@@ -196,7 +195,7 @@ Decision HardwareArbiter::decideLocked(int id) {
     });
     for (std::size_t i = 0; i < n; ++i) {  // never below what a running model holds, even when no entry was above it
       auto a = apply_.find(floors_[i].knob);
-      if (a != apply_.end() && floors_[i].appliesTo(hw)) a->second = std::max(a->second, floors_[i].level);
+      if (a != apply_.end() && floors_[i].sameResource(hw)) a->second = std::max(a->second, floors_[i].level);
     }
     governor_->apply(apply_);
   }

@@ -21,9 +21,10 @@ ManagedModel::ManagedModel(DynamicModel& model, runtime::Profile profile, std::s
     if (!known.count(op))
       throw InvalidArgument(fmt::format("managed model: the profile names operating point '{}' which {} does not have; "
                                         "profile this package with `dyndnn profile`", op, model_->info().path));
-  if (governor_) {  // entries whose knobs the governor cannot set would be chosen but never applied
-    std::set<std::string> names;
+  std::set<std::string> names;  // the governor's knobs
+  if (governor_)
     for (const auto& k : governor_->knobs()) names.insert(k.name);
+  if (governor_) {  // entries whose knobs the governor cannot set would be chosen but never applied
     std::vector<runtime::ProfileEntry> usable;
     for (const auto& e : profile.entries) {
       bool ok = true;
@@ -38,15 +39,12 @@ ManagedModel::ManagedModel(DynamicModel& model, runtime::Profile profile, std::s
   manager_ = std::make_shared<runtime::RuntimeManager>(std::move(profile), runtime::Target{}, std::move(policy));
   manager_->suspend();  // no target yet: behave as a plain DynamicModel
   // What each entry asks of the model and the governor, worked out once: a frame then looks it up.
-  std::vector<std::string> knob_names;
-  if (governor_)
-    for (const auto& k : governor_->knobs()) knob_names.push_back(k.name);
   for (const auto& e : manager_->profile().entries) {
     auto t = e.hw.find("threads");
     entry_threads_.push_back(t == e.hw.end() ? 0 : static_cast<int>(t->second));
     runtime::HardwareState apply;
-    for (const auto& k : knob_names)
-      if (auto it = e.hw.find(k); it != e.hw.end()) apply[k] = it->second;
+    for (const auto& [k, v] : e.hw)
+      if (names.count(k)) apply[k] = v;
     entry_governor_state_.push_back(std::move(apply));
   }
 }

@@ -49,7 +49,7 @@ bool aboveFloors(const PolicyContext& ctx, const ProfileEntry& e) {
   for (std::size_t i = 0; i < ctx.floor_count; ++i) {
     const auto& f = ctx.floors[i];
     auto h = e.hw.find(f.knob);
-    if (h != e.hw.end() && h->second < f.level && f.appliesTo(e.hw)) return false;  // the cheap test first
+    if (h != e.hw.end() && h->second < f.level && f.sameResource(e.hw)) return false;
   }
   return true;
 }
