@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace dyndnn::engine {
 namespace {
@@ -120,6 +121,38 @@ Graph fuse(const Graph& g) {
   });
 }
 
+namespace {
+
+// The kernel taps [first, last] along one spatial axis that read the input for some output position; the
+// others only ever multiply padding.
+std::pair<std::int64_t, std::int64_t> tapsThatReadInput(std::int64_t in, std::int64_t out, const Node& conv) {
+  const std::int64_t first = std::max<std::int64_t>(0, conv.pad - (out - 1) * conv.stride);
+  const std::int64_t last = std::min<std::int64_t>(conv.kernel - 1, in - 1 + conv.pad);
+  return {first, last};
+}
+
+}  // namespace
+
+Graph trimPaddingTaps(const Graph& g) {
+  Graph out = g;
+  for (auto& n : out.nodes()) {
+    if (n.op != Op::Conv2d || n.kernel == 1) continue;
+    const auto& in = out.node(n.inputs[0]).shape;
+    const auto rows = tapsThatReadInput(in[2], n.shape[2], n), cols = tapsThatReadInput(in[3], n.shape[3], n);
+    if (rows != cols || rows.second < rows.first) continue;  // one square kernel for both axes, or none at all
+    const std::int64_t first = rows.first, kernel = rows.second - rows.first + 1;
+    if (kernel == n.kernel) continue;
+    const std::int64_t pad = n.pad - first;
+    // The node has one padding for both ends: keep the trim only where the far end comes out the same.
+    const std::int64_t far_pad = (n.shape[2] - 1) * n.stride + kernel - in[2] - pad;
+    if (far_pad != pad) continue;
+    n.weight = n.weight.narrow(2, first, kernel).narrow(3, first, kernel);  // still a view: shareable stays
+    n.kernel = static_cast<int>(kernel);
+    n.pad = static_cast<int>(pad);
+  }
+  return out;
+}
+
 Graph removeDead(const Graph& g) {
   const auto& nodes = g.nodes();
   std::vector<bool> live(nodes.size(), false);
@@ -142,7 +175,7 @@ Graph removeDead(const Graph& g) {
 }
 
 // Dead nodes go after folding too: a folded batch norm still reads its convolution, and fusion counts readers.
-Graph optimise(const Graph& g) { return removeDead(fuse(removeDead(foldBatchNorm(g)))); }
+Graph optimise(const Graph& g) { return removeDead(fuse(removeDead(foldBatchNorm(trimPaddingTaps(g))))); }
 
 BufferPlanner::BufferPlanner(const Graph& g) : last_use_(lastUses(g)) {}
 

@@ -45,6 +45,8 @@ const std::vector<ConvCase> kCases = {
     {32, 48, 1, 1, 1, 1, true},    // 1x1 spatial (SE-like)
     {5, 9, 6, 1, 1, 13, true},     // kernel 6
     {16, 16, 5, 1, 16, 56, false}, // depthwise 5x5 on a large map
+    {40, 40, 7, 1, 40, 2, true},   // depthwise 7x7 on 2x2: taps reading only padding are trimmed
+    {40, 40, 7, 2, 40, 4, true},   // ... stride 2, to an even 6x6 kernel
 };
 
 }  // namespace

@@ -117,3 +117,32 @@ TEST_CASE("buffer planner: live values never share a buffer, dead ones' buffers 
       if (buffer[i] == static_cast<int>(b)) CHECK(planner.sizes()[b] >= 100 + i);
   }
 }
+
+TEST_CASE("passes: kernel taps that only ever read padding are trimmed, with the same output", "[passes]") {
+  at::NoGradGuard no_grad;
+  struct Case {
+    std::int64_t size;
+    int kernel, stride, trimmed_kernel, trimmed_pad;
+  };
+  // 7x7 on 2x2 keeps the centre 3x3; 7x7 stride 2 on 4x4 keeps 6x6; 5x5 on 1x1 keeps the centre tap; 3x3 on
+  // 8x8 reads the input with every tap and stays.
+  for (const Case c : {Case{2, 7, 1, 3, 1}, Case{4, 7, 2, 6, 2}, Case{1, 5, 1, 1, 0}, Case{8, 3, 1, 3, 1}}) {
+    CAPTURE(c.size, c.kernel, c.stride);
+    Graph g;
+    int x = g.input({1, 16, c.size, c.size});
+    x = g.conv2d(x, randomWeight({16, 1, c.kernel, c.kernel}), at::randn({16}), c.stride, c.kernel / 2);  // depthwise
+    x = g.conv2d(x, randomWeight({8, 16, c.kernel, c.kernel}), at::Tensor(), 1, c.kernel / 2);             // dense
+    g.setOutput(x);
+    const auto t = dyndnn::engine::trimPaddingTaps(g);
+    for (int id : {1, 2}) CHECK(t.node(id).weight.size(2) == t.node(id).kernel);
+    CHECK(t.node(1).kernel == c.trimmed_kernel);
+    CHECK(t.node(1).pad == c.trimmed_pad);
+    CHECK(t.node(2).shape == g.node(2).shape);
+    CHECK(t.totalMacs() <= g.totalMacs());
+    const auto in = at::randn({2, 16, c.size, c.size});
+    const auto want = dyndnn::engine::runReference(g, in);
+    CHECK(relativeError(dyndnn::engine::runReference(t, in), want) < 1e-5);
+    // The output depends on the input (the trimmed taps are the ones that matter).
+    CHECK(relativeError(dyndnn::engine::runReference(t, at::randn_like(in)), want) > 0.1);
+  }
+}
