@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <omp.h>
 #include <thread>
 
 #include "dyndnn/dyndnn.hpp"
@@ -114,6 +115,15 @@ TEST_CASE("plan cache: LRU eviction under a byte budget, hits, asynchronous prep
   CHECK(cache.find("d") == plan);
   auto failing = cache.prepare("bad", [] () -> dyndnn::engine::PlanPtr { throw std::runtime_error("boom"); });
   CHECK_THROWS_WITH(failing.get(), "boom");
+  // Background builds run on one OpenMP thread whatever the caller uses: a second OpenMP team in the process
+  // would make libgomp throttle the spinning of every team, the inference team's included.
+  omp_set_num_threads(2);
+  int build_threads = 0;
+  cache.prepare("threads", [&] {
+         build_threads = omp_get_max_threads();
+         return builder(0)();
+       }).get();
+  CHECK(build_threads == 1);
   cache.setBudget(0);
   CHECK(cache.stats().entries == 0);
 }
