@@ -190,6 +190,9 @@ struct PolicyContext {
   int current = -1;                     ///< entry index in use (-1 before the first frame)
   std::uint64_t frame = 0;
   std::uint64_t frames_since_switch = 0;
+  /// The first frame on a new entry over a steady one on it (cold caches, a resized thread team), learned from
+  /// the switches so far (1 before any): a voluntary switch is taken only when that frame fits the budget.
+  double switch_penalty = 1;
   LatencyWindow recent_latency_ms;      ///< newest last
   double utilisation = 0;               ///< busy share of the last frame period (Linux-governor baselines)
   /// Restriction from the arbiter: knobs fixed to these levels for this model (entries disagreeing are out).
@@ -235,7 +238,8 @@ class Policy {
 /// first, then the latency budget (fastest entry under the power cap), then the power cap (lowest power).
 /// Hysteresis: the current entry is kept while it stays feasible unless the best one is better by more than
 /// `accuracy_margin` points or `energy_margin` (relative); at most one voluntary switch per `min_switch_frames`
-/// frames. A current entry predicted to miss a constraint is left at once (the rate limit does not apply).
+/// frames, and only when the first frame on the new entry (predicted mean x PolicyContext::switch_penalty) fits
+/// the budget. A current entry predicted to miss a constraint is left at once (the rate limit does not apply).
 struct ManagerOptions {
   double accuracy_margin = 0.05;
   double energy_margin = 0.05;
@@ -295,6 +299,7 @@ struct ManagerStats {
   HardwareState current_hw;
   unsigned unmet = 0;
   double slowdown = 1, slowdown_std = 0;
+  double switch_penalty = 1;  ///< see PolicyContext::switch_penalty
   double energy_j = 0;  ///< metered total
   std::string last_reason;
 };
@@ -371,6 +376,7 @@ class RuntimeManager {
   std::map<std::int64_t, SlowdownEstimator> group_;
   std::map<std::int64_t, std::uint64_t> group_seen_;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
+  bool slowdownFresh(const HardwareState& hw) const;
   FrameRecord& nextRecord();
   std::vector<FrameRecord> traceLocked() const;
 };

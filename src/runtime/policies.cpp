@@ -153,9 +153,13 @@ class ManagerPolicy final : public Policy {
                          (std::abs(acc_gain) <= o_.accuracy_margin && energy_gain > o_.energy_margin) ||
                          (t.objective == Objective::LeastEnergy && energy_gain > o_.energy_margin) ||
                          (relaxed != 0 && pred[best].quantile < pred[cur].quantile * (1 - o_.energy_margin));
-      if (cur_ok && (rate_limited || !worth)) {
+      const auto budget = t.budgetMs();
+      const bool switch_misses = relaxed == 0 && budget && pred[best].mean * ctx.switch_penalty > *budget;
+      if (cur_ok && (rate_limited || !worth || switch_misses)) {
         chosen = cur;
-        why = rate_limited ? "hold (switch-rate limit)" : "hold (hysteresis: best is not better by the margin)";
+        why = rate_limited ? "hold (switch-rate limit)"
+              : !worth     ? "hold (hysteresis: best is not better by the margin)"
+                           : "hold (the first frame after a switch would miss the budget)";
       }
     }
     Decision d;

@@ -285,3 +285,45 @@ TEST_CASE("manager: per-thread-count slowdown finds the thread count that conten
   CHECK(per.profile().entries[d.entry].op == "large");
   CHECK(after["large/2"] >= 15);
 }
+
+TEST_CASE("manager: the slow first frame after a switch is learned as the switch's cost, not as a slowdown") {
+  // budget 12: medium at freq 2 (10 ms); a tighter budget then makes it small at freq 2 (5 ms).
+  RuntimeManager m(syntheticProfile(), budget(12));
+  runFrames(m, 5, 1.0);
+  auto d = m.before();
+  CHECK(chosen(m, d).op == "medium");
+  m.after(chosen(m, d).latency_ms);
+  m.setTarget(budget(8));
+  d = m.before();
+  REQUIRE(chosen(m, d).op == "small");
+  m.after(chosen(m, d).latency_ms * 2);  // the switch frame runs cold
+  CHECK(m.stats().switch_penalty > 1.1);
+  // Without the switch's cost taken out, that frame would have read as the device at 2x: the estimate stays.
+  CHECK(m.estimator().mean() < 1.05);
+  runFrames(m, 3, 1.0);
+  CHECK(m.estimator().mean() < 1.05);
+}
+
+TEST_CASE("policy: a voluntary switch waits while its first frame would miss the budget") {
+  const Profile profile = syntheticProfile();
+  const Target target = budget(25);  // large at freq 2: 20 ms
+  SlowdownEstimator steady;
+  PolicyContext ctx;
+  ctx.profile = &profile;
+  ctx.target = &target;
+  ctx.slowdown = &steady;
+  ctx.current = 4;  // medium at freq 2: feasible, less accurate than large
+  ctx.frames_since_switch = 100;
+  REQUIRE(profile.entries[4].op == "medium");
+  auto policy = makeManagerPolicy();
+  ctx.switch_penalty = 1.1;  // 22 ms: fits
+  CHECK(profile.entries[static_cast<std::size_t>(policy->decide(ctx).entry)].op == "large");
+  ctx.switch_penalty = 1.5;  // 30 ms: the switch frame would miss
+  const auto held = policy->decide(ctx);
+  CHECK(held.entry == 4);
+  CHECK_THAT(held.reasonText(), Catch::Matchers::Contains("first frame after a switch"));
+  ctx.current = 1;  // small at freq 1 is feasible too; a current entry that misses is left at once, whatever the cost
+  const Target tight = budget(6);
+  ctx.target = &tight;
+  CHECK(policy->decide(ctx).entry != 1);
+}
