@@ -13,6 +13,7 @@
 /// RuntimeManager and are not thread-safe on their own. RuntimeManager and HardwareArbiter are thread-safe: every
 /// public method takes an internal mutex.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -205,6 +206,11 @@ struct PolicyContext {
   std::size_t floor_count = 0;
   /// Slowdown (mean, variance) to apply to an entry on `hw`; when empty, `slowdown` applies to every entry.
   std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
+  /// The target's confidence quantile of observed / predicted latency (the slowdown estimate at the time) over
+  /// the newest frames on `hw`'s thread count, since the last level change the estimator detected (0 while too
+  /// few or stale): stalls that come every few frames (a core shared with a busy process: one frame in six waits
+  /// out the other's time slice) are outliers to the estimator and miss the budget at a rate the mean never shows.
+  std::function<double(const HardwareState&)> tail_ratio_for;
 };
 
 enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, kUnmetPower = 4 };
@@ -375,6 +381,16 @@ class RuntimeManager {
   int stale_frames_ = 30;
   std::map<std::int64_t, SlowdownEstimator> group_;
   std::map<std::int64_t, std::uint64_t> group_seen_;
+  // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
+  // count), and its quantile at the target's confidence.
+  struct TailWindow {
+    std::array<double, 40> ratios{};
+    std::size_t size = 0, next = 0;
+    double quantile = 0;
+    void push(double ratio, double confidence);
+  };
+  std::map<std::int64_t, TailWindow> tail_;
+  double tailRatioFor(const HardwareState& hw) const;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
   bool slowdownFresh(const HardwareState& hw) const;
   FrameRecord& nextRecord();

@@ -1,5 +1,6 @@
 // RuntimeManager: decision per frame, feedback, stats and trace.
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -21,6 +22,7 @@ RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<P
   ctx_.profile = &profile_;
   ctx_.target = &target_;
   ctx_.slowdown = &estimator_;
+  ctx_.tail_ratio_for = [this](const HardwareState& hw) { return tailRatioFor(hw); };
   stats_.policy = policy_->name();
 }
 
@@ -100,14 +102,19 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     // The first frame on a new entry runs cold (measured 1.2-1.9x a steady frame on this machine): learn that
     // cost on its own, and let the slowdown estimators see the frame without it, or every switch would read
     // as the device slowing down and bring on the next one.
+    const bool fresh = slowdownFresh(e.hw);
+    const double level = slowdownFor(e.hw).first;  // the prediction this frame is measured against
     double steady_ms = latency_ms;
     if (switched && ctx_.current >= 0 && latency_ms > 0 && e.latency_ms > 0) {
-      if (slowdownFresh(e.hw)) {
-        const double ratio = latency_ms / (slowdownFor(e.hw).first * e.latency_ms);
-        ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * std::clamp(ratio, 1.0, 4.0);
-      }
+      if (fresh) ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * std::clamp(latency_ms / (level * e.latency_ms), 1.0, 4.0);
       steady_ms = latency_ms / ctx_.switch_penalty;
     }
+    const std::int64_t group_key = per_threads_ && e.hw.count("threads") ? e.hw.at("threads") : 0;
+    TailWindow& tail = tail_[group_key];
+    if (!fresh) tail = TailWindow{};  // a probe of a stale thread count starts over
+    if (e.latency_ms > 0 && steady_ms > 0 && level > 0) tail.push(steady_ms / (level * e.latency_ms), target_.confidence);
+    auto jumps = [&] { return estimator_.jumps() + (per_threads_ ? group_[group_key].jumps() : 0); };
+    const std::size_t jumps_before = jumps();
     if (switched && ctx_.current >= 0) ++stats_.switches;
     ctx_.frames_since_switch = switched ? 1 : ctx_.frames_since_switch + 1;
     ctx_.current = last_.entry;
@@ -116,13 +123,14 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     ctx_.recent_latency_ms.push(latency_ms);
     estimator_.observe(steady_ms, e.latency_ms, e.latency_std_ms);
     if (per_threads_) {
-      const std::int64_t key = e.hw.count("threads") ? e.hw.at("threads") : 0;
-      auto seen = group_seen_.find(key);
+      auto seen = group_seen_.find(group_key);
       const bool stale = seen == group_seen_.end() || ctx_.frame - seen->second > static_cast<std::uint64_t>(stale_frames_) + 1;
-      if (stale) group_[key].restartAt(steady_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
-      else group_[key].observe(steady_ms, e.latency_ms, e.latency_std_ms);
-      group_seen_[key] = ctx_.frame;
+      if (stale) group_[group_key].restartAt(steady_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
+      else group_[group_key].observe(steady_ms, e.latency_ms, e.latency_std_ms);
+      group_seen_[group_key] = ctx_.frame;
     }
+    // A level change: the frames before it say nothing about the spread around the new level.
+    if (jumps() != jumps_before) tail = TailWindow{};
     const auto budget = target_.budgetMs();
     // Written in place (the trace's oldest slot, or one scratch record): strings and maps keep their storage.
     FrameRecord& rec = nextRecord();
@@ -234,6 +242,7 @@ void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) {
   stale_frames_ = stale_frames;
   group_.clear();
   group_seen_.clear();
+  tail_.clear();
   if (on) ctx_.slowdown_for = [this](const HardwareState& hw) { return slowdownFor(hw); };
   else ctx_.slowdown_for = nullptr;
 }
@@ -264,6 +273,28 @@ bool RuntimeManager::slowdownFresh(const HardwareState& hw) const {
   const std::int64_t key = hw.count("threads") ? hw.at("threads") : 0;
   auto seen = group_seen_.find(key);
   return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
+}
+
+void RuntimeManager::TailWindow::push(double ratio, double confidence) {
+  ratios[next] = ratio;
+  next = (next + 1) % ratios.size();
+  size = std::min(size + 1, ratios.size());
+  constexpr std::size_t kMinFrames = 10;  // fewer say nothing about a tail
+  if (size < kMinFrames) {
+    quantile = 0;
+    return;
+  }
+  std::array<double, 40> sorted = ratios;  // a copy on the stack: nth_element reorders
+  const auto k = static_cast<std::size_t>(std::ceil(confidence * static_cast<double>(size))) - 1;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.begin() + static_cast<std::ptrdiff_t>(size));
+  quantile = sorted[k];
+}
+
+double RuntimeManager::tailRatioFor(const HardwareState& hw) const {
+  if (!slowdownFresh(hw)) return 0;
+  const std::int64_t key = per_threads_ && hw.count("threads") ? hw.at("threads") : 0;
+  auto t = tail_.find(key);
+  return t == tail_.end() ? 0 : t->second.quantile;
 }
 
 HardwareState RuntimeManager::restriction() const {

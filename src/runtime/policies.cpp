@@ -68,6 +68,7 @@ Prediction predict(const PolicyContext& ctx, const ProfileEntry& e) {
   p.mean = xi * e.latency_ms;
   const double sd = std::sqrt(e.latency_ms * e.latency_ms * var + xi * xi * e.latency_std_ms * e.latency_std_ms);
   p.quantile = p.mean + normalQuantile(t.confidence) * sd;
+  if (ctx.tail_ratio_for) p.quantile = std::max(p.quantile, ctx.tail_ratio_for(e.hw) * p.mean);
   p.power = e.power_w;
   const auto budget = t.budgetMs();
   // Energy of one frame: busy power over the latency, then idle power for the rest of the frame period when a

@@ -106,12 +106,15 @@ TEST_CASE("manager: slowdown makes it step down within a few frames, recovery st
 }
 
 TEST_CASE("manager: hysteresis stops oscillation that the same policy without it shows") {
-  // a: 75.00% at 10 ms; b: 75.03% at 11.8 ms. At a 12.2 ms budget b's 95% quantile sits on the edge, so slow
-  // drifts of +-6% in the measured latency make b flip between feasible and infeasible.
+  // a: 75.00% at 10 ms; b: 75.03% at 11.8 ms. With a budget of 11.8 ms met at 50% confidence (the mean; the
+  // tail of recent frames is then their median, 1), slow drifts of +-6% in the measured latency make b flip
+  // between feasible and infeasible.
   Profile p;
   p.entries = {{"a", {}, 1, 75.00, 10.0, 0.2, 1, 0, false}, {"b", {}, 1, 75.03, 11.8, 0.2, 1, 0, false}};
   auto switches = [&](ManagerOptions o) {
-    RuntimeManager m(p, budget(12.2), makeManagerPolicy(o));
+    Target t = budget(11.8);
+    t.confidence = 0.5;
+    RuntimeManager m(p, t, makeManagerPolicy(o));
     for (int i = 0; i < 200; ++i) {
       const auto d = m.before();
       const double drift = (i / 6) % 2 ? 0.94 : 1.06;
@@ -121,8 +124,9 @@ TEST_CASE("manager: hysteresis stops oscillation that the same policy without it
   };
   const auto without = switches({0.0, 0.0, 0});
   const auto with = switches({});
-  CHECK(without >= 10);
-  CHECK(with <= 2);
+  CAPTURE(without, with);
+  CHECK(without >= 4);  // fewer than the 33 drifts: switch frames that run slow hold some switches back too
+  CHECK(with <= 1);
 }
 
 TEST_CASE("manager: the switch-rate limit delays a voluntary switch, not a forced one") {
@@ -326,4 +330,22 @@ TEST_CASE("policy: a voluntary switch waits while its first frame would miss the
   const Target tight = budget(6);
   ctx.target = &tight;
   CHECK(policy->decide(ctx).entry != 1);
+}
+
+TEST_CASE("manager: stalls every few frames make an entry infeasible although its mean fits") {
+  // medium at freq 2: 10 ms against a budget of 12. One frame in six stalls at 1.5x (a core shared with a busy
+  // process): the estimator takes each for an outlier and its mean stays near 1, but 17% of medium's frames
+  // would miss; small (5 ms, 7.5 when stalled) meets the budget in every frame.
+  RuntimeManager m(syntheticProfile(), budget(12));
+  Decision d;
+  int medium_after_stalls = 0;
+  for (int i = 0; i < 60; ++i) {
+    d = m.before();
+    if (i >= 30) medium_after_stalls += chosen(m, d).op == "medium";
+    m.after(chosen(m, d).latency_ms * (i % 6 == 5 ? 1.5 : 1.0));
+  }
+  CHECK(m.estimator().mean() < 1.1);
+  CHECK(medium_after_stalls == 0);
+  CHECK(chosen(m, d).op == "small");
+  CHECK(d.unmet == kUnmetNone);
 }
