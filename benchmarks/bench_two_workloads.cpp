@@ -16,9 +16,8 @@
 // set-up (default 6000); the classifier runs for the same time. Reported per model: share of frames within
 // budget, latency median / p95, mean top-1 of the chosen operating points and measured top-1 on the frames'
 // labels, and the process's CPU time per set-up (this machine has no power sensor, so CPU time is the only
-// energy proxy). Needs two usable CPUs (exits 77, "skipped", with fewer). Run it on an otherwise idle machine;
-// OMP_WAIT_POLICY=passive is set (the program re-executes itself once) so an OpenMP team that waits does not spin
-// on the other model's core.
+// energy proxy). Needs two usable CPUs (exits 77, "skipped", with fewer). Run it on an otherwise idle machine, in
+// the environment a host gives it (no OpenMP variable is set).
 
 #include <sched.h>
 #include <sys/resource.h>
@@ -188,10 +187,6 @@ rt::Profile measure(dyndnn::DynamicModel& model, dyndnn::hw::Governor* governor,
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {  // libgomp reads it at load: set it, then start again
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
-  }
   try {
     const Options o = parse(argc, argv);
     cpu_set_t allowed;  // usable CPUs: online and in this process's affinity mask (taskset, cgroups)
@@ -238,7 +233,7 @@ int main(int argc, char** argv) {
 
     json result = {{"machine", "this machine (measured, not simulated), 2 usable CPUs, no power sensor"},
                    {"package", o.package},
-                   {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY")},
+                   {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "(unset)"},
                    {"frames_detector", o.frames},
                    {"budgets_ms", {{"detector", det_budget}, {"classifier", cls_budget}}},
                    {"largest_op", largest},

@@ -25,7 +25,5 @@ first=$("$BUILD_DIR/dyndnn" info "$MODEL" --json | /usr/bin/python3 -c 'import j
 last=$("$BUILD_DIR/dyndnn" info "$MODEL" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["operating_points"][-1]["name"])')
 "$BUILD_DIR/dyndnn" infer "$MODEL" --op "$first" --threads 2
 "$BUILD_DIR/dyndnn" infer "$MODEL" --op "$last" --threads 2
-# OpenMP workers sleep instead of spinning between frames: a spinning team starves the competing load and
-# itself on a small machine.
-OMP_WAIT_POLICY=passive "$BUILD_DIR/examples/adaptive_camera" "$MODEL" --phase-frames "${PHASE_FRAMES:-2000}" \
+"$BUILD_DIR/examples/adaptive_camera" "$MODEL" --phase-frames "${PHASE_FRAMES:-2000}" \
   --trace adaptive_camera.json --plot adaptive_camera.png

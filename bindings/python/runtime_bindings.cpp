@@ -42,6 +42,7 @@ py::dict statsToPython(const runtime::ManagerStats& s) {
   d["unmet"] = runtime::unmetToString(s.unmet);
   d["slowdown"] = s.slowdown;
   d["slowdown_std"] = s.slowdown_std;
+  d["switch_penalty"] = s.switch_penalty;
   d["energy_j"] = s.energy_j;
   d["reason"] = s.last_reason;
   return d;
