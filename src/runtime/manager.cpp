@@ -106,13 +106,18 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     const double level = slowdownFor(e.hw).first;  // the prediction this frame is measured against
     double steady_ms = latency_ms;
     if (switched && ctx_.current >= 0 && latency_ms > 0 && e.latency_ms > 0) {
-      if (fresh) ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * std::clamp(latency_ms / (level * e.latency_ms), 1.0, 4.0);
+      if (fresh) {
+        const double cold = std::clamp(latency_ms / (level * e.latency_ms), 1.0, 4.0);
+        ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * cold;
+      }
       steady_ms = latency_ms / ctx_.switch_penalty;
     }
     const std::int64_t group_key = per_threads_ && e.hw.count("threads") ? e.hw.at("threads") : 0;
     TailWindow& tail = tail_[group_key];
-    if (!fresh) tail = TailWindow{};  // a probe of a stale thread count starts over
-    if (e.latency_ms > 0 && steady_ms > 0 && level > 0) tail.push(steady_ms / (level * e.latency_ms), target_.confidence);
+    // A probe of a stale thread count starts its window over; the probe itself was measured against a guess.
+    if (!fresh) tail = TailWindow{};
+    else if (e.latency_ms > 0 && steady_ms > 0 && level > 0)
+      tail.push(steady_ms / (level * e.latency_ms), target_.confidence);
     auto jumps = [&] { return estimator_.jumps() + (per_threads_ ? group_[group_key].jumps() : 0); };
     const std::size_t jumps_before = jumps();
     if (switched && ctx_.current >= 0) ++stats_.switches;
@@ -284,10 +289,10 @@ void RuntimeManager::TailWindow::push(double ratio, double confidence) {
     quantile = 0;
     return;
   }
-  std::array<double, 40> sorted = ratios;  // a copy on the stack: nth_element reorders
-  const auto k = static_cast<std::size_t>(std::ceil(confidence * static_cast<double>(size))) - 1;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k), sorted.begin() + static_cast<std::ptrdiff_t>(size));
-  quantile = sorted[k];
+  auto sorted = ratios;  // a copy on the stack: nth_element reorders
+  const auto k = static_cast<std::ptrdiff_t>(std::ceil(confidence * static_cast<double>(size))) - 1;
+  std::nth_element(sorted.begin(), sorted.begin() + k, sorted.begin() + static_cast<std::ptrdiff_t>(size));
+  quantile = sorted[static_cast<std::size_t>(k)];
 }
 
 double RuntimeManager::tailRatioFor(const HardwareState& hw) const {
