@@ -186,18 +186,22 @@ int main(int argc, char** argv) try {
       if (Clock::now() > next) next = Clock::now();  // a late frame: the camera does not queue frames up
       if (!args.quiet && Clock::now() - last_status > std::chrono::milliseconds(200)) {
         last_status = Clock::now();
-        std::fprintf(stderr, "\r[%zu/4 %-14s] %6.0f fps | %6.3f ms (budget %.3f) | %-8s %5.2f%% threads=%d | in budget %5.1f%%",
+        // What the manager is doing and why: the reason's head ("hold (switch-rate limit)", "best effort: ...").
+        const std::string reason = model.runtimeStats().last_reason;
+        const std::string why = reason.substr(0, std::min<std::size_t>(reason.find(':'), 60));
+        std::fprintf(stderr, "\r[%zu/4 %-14s] %6.0f fps | %6.3f ms (budget %.3f) | %-8s %5.2f%% threads=%d | in budget %5.1f%% | %-60s",
                      p + 1, ph.name.c_str(), target.fps.value(), ms, ph.budget_ms, op.c_str(), accuracy[op],
-                     model.threads(), 100.0 * in_budget / (i + 1));
+                     model.threads(), 100.0 * in_budget / (i + 1), why.c_str());
       }
     }
     if (ph.load) load.stop();
   }
   if (!args.quiet) std::fprintf(stderr, "\n");
 
-  std::printf("%-15s %9s %7s %10s %10s %9s\n", "phase", "budget", "fps", "in budget", "accuracy", "switches");
+  std::printf("%-15s %9s %7s %10s %10s %9s %12s\n", "phase", "budget", "fps", "in budget", "accuracy", "switches",
+              "2 threads");
   for (std::size_t p = 0; p < phases.size(); ++p) {
-    int n = 0, ok = 0, switches = 0;
+    int n = 0, ok = 0, switches = 0, two = 0;
     double acc = 0;
     std::string prev;
     for (const auto& f : log) {
@@ -205,11 +209,12 @@ int main(int argc, char** argv) try {
       ++n;
       ok += f.latency_ms <= f.budget_ms;
       acc += f.accuracy;
+      two += f.threads >= 2;
       switches += !prev.empty() && f.op != prev;
       prev = f.op;
     }
-    std::printf("%-15s %6.3f ms %7.0f %9.1f%% %9.2f%% %9d\n", phases[p].name.c_str(), phases[p].budget_ms,
-                1000.0 / phases[p].budget_ms, 100.0 * ok / n, acc / n, switches);
+    std::printf("%-15s %6.3f ms %7.0f %9.1f%% %9.2f%% %9d %11.0f%%\n", phases[p].name.c_str(), phases[p].budget_ms,
+                1000.0 / phases[p].budget_ms, 100.0 * ok / n, acc / n, switches, 100.0 * two / n);
   }
   writeTrace(args.trace, phases, log, args.model);
   std::printf("trace: %s\n", args.trace.c_str());

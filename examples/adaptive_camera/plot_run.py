@@ -25,6 +25,7 @@ def main(trace_path, out_path):
     ax[1].set_ylabel("top-1 of the\noperating point (%)")
     ax[2].plot(t, [f["threads"] for f in frames], lw=1, color="tab:purple", drawstyle="steps-post")
     ax[2].set_ylabel("threads")
+    ax[2].set_yticks(sorted({f["threads"] for f in frames}))
     ax[2].set_xlabel("time (s)")
     for i, p in enumerate(phases):  # shade each phase and name it
         ts = [f["t"] for f in frames if f["phase"] == i]
@@ -32,9 +33,13 @@ def main(trace_path, out_path):
             continue
         for a in ax:
             a.axvspan(ts[0], ts[-1], color="tab:red" if p["load"] else "white", alpha=0.08)
-        ax[0].text(ts[0], ax[0].get_ylim()[1] * 0.92, " " + p["name"], fontsize=8, va="top")
-    ax[0].legend(loc="upper right", fontsize=8)
-    ax[0].set_title(f"adaptive_camera: {run['model']} (shaded: a competing process holds a core)")
+            if i:
+                a.axvline(ts[0], color="0.6", lw=0.8)
+        ax[0].text(ts[0], ax[0].get_ylim()[1] * 0.97, " " + p["name"], fontsize=8, va="top",
+                   bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+    # Above the panel, clear of the phase names and the data.
+    ax[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(f"adaptive_camera: {run['model']} (shaded: a competing process holds a core)", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
 
