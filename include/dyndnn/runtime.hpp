@@ -13,7 +13,6 @@
 /// RuntimeManager and are not thread-safe on their own. RuntimeManager and HardwareArbiter are thread-safe: every
 /// public method takes an internal mutex.
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -169,6 +168,7 @@ class LatencyWindow {
     else start_ = (start_ + 1) % ring_.size();
   }
   std::size_t size() const { return size_; }
+  void clear() { start_ = size_ = 0; }
   /// i = 0 is the oldest kept.
   double operator[](std::size_t i) const { return ring_[(start_ + i) % ring_.size()]; }
   /// Mean of the newest n (1 <= n <= size()).
@@ -383,16 +383,21 @@ class RuntimeManager {
   std::map<std::int64_t, std::uint64_t> group_seen_;
   // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
   // count), and its quantile at the target's confidence.
+  static constexpr std::size_t kTailFrames = 40;
   struct TailWindow {
-    std::array<double, 40> ratios{};
-    std::size_t size = 0, next = 0;
+    LatencyWindow ratios{kTailFrames};
     double quantile = 0;
     void push(double ratio, double confidence);
+    void clear() {
+      ratios.clear();
+      quantile = 0;
+    }
   };
   std::map<std::int64_t, TailWindow> tail_;
   double tailRatioFor(const HardwareState& hw) const;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
   bool slowdownFresh(const HardwareState& hw) const;
+  std::int64_t groupKey(const HardwareState& hw) const;  // thread count when per thread count, else 0
   FrameRecord& nextRecord();
   std::vector<FrameRecord> traceLocked() const;
 };

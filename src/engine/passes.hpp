@@ -22,8 +22,9 @@ Graph fuse(const Graph& g);
 /// A Conv2d whose kernel is larger than its input plus padding (a 7x7 depthwise kernel on the 2x2 maps at the
 /// end of a small-input network) keeps only the taps that ever read the input, with the padding cut to match:
 /// the same output from fewer multiply-accumulates, and oneDNN's depthwise kernels, which refuse a padding
-/// wider than their output row, apply again (before: its reference loop, 20x slower on such a layer). The
-/// weight stays a view (narrowed). Applied where the trimmed kernel is square with equal padding at both ends.
+/// wider than their output row, apply again (before, its reference loop: the shipped model's level7 took 13.5
+/// instead of 0.59 ms on one thread, dyndnn bench). The weight stays a view (narrowed). Applied where the
+/// trimmed kernel is square with equal padding at both ends.
 Graph trimPaddingTaps(const Graph& g);
 
 /// Drops nodes the output does not depend on and renumbers the rest (order kept).

@@ -1,6 +1,7 @@
 // RuntimeManager: decision per frame, feedback, stats and trace.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <tuple>
 
@@ -112,10 +113,10 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
       }
       steady_ms = latency_ms / ctx_.switch_penalty;
     }
-    const std::int64_t group_key = per_threads_ && e.hw.count("threads") ? e.hw.at("threads") : 0;
+    const std::int64_t group_key = groupKey(e.hw);
     TailWindow& tail = tail_[group_key];
     // A probe of a stale thread count starts its window over; the probe itself was measured against a guess.
-    if (!fresh) tail = TailWindow{};
+    if (!fresh) tail.clear();
     else if (e.latency_ms > 0 && steady_ms > 0 && level > 0)
       tail.push(steady_ms / (level * e.latency_ms), target_.confidence);
     auto jumps = [&] { return estimator_.jumps() + (per_threads_ ? group_[group_key].jumps() : 0); };
@@ -128,14 +129,12 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
     ctx_.recent_latency_ms.push(latency_ms);
     estimator_.observe(steady_ms, e.latency_ms, e.latency_std_ms);
     if (per_threads_) {
-      auto seen = group_seen_.find(group_key);
-      const bool stale = seen == group_seen_.end() || ctx_.frame - seen->second > static_cast<std::uint64_t>(stale_frames_) + 1;
-      if (stale) group_[group_key].restartAt(steady_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
+      if (!fresh) group_[group_key].restartAt(steady_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
       else group_[group_key].observe(steady_ms, e.latency_ms, e.latency_std_ms);
       group_seen_[group_key] = ctx_.frame;
     }
     // A level change: the frames before it say nothing about the spread around the new level.
-    if (jumps() != jumps_before) tail = TailWindow{};
+    if (jumps() != jumps_before) tail.clear();
     const auto budget = target_.budgetMs();
     // Written in place (the trace's oldest slot, or one scratch record): strings and maps keep their storage.
     FrameRecord& rec = nextRecord();
@@ -254,20 +253,15 @@ void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) {
 
 std::pair<double, double> RuntimeManager::slowdownFor(const HardwareState& hw) const {
   if (!per_threads_) return {estimator_.mean(), estimator_.variance()};
-  const std::int64_t key = hw.count("threads") ? hw.at("threads") : 0;
-  auto g = group_.find(key);
-  auto seen = group_seen_.find(key);
-  const bool fresh = g != group_.end() && seen != group_seen_.end() &&
-                     ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
-  if (fresh) return {g->second.mean(), g->second.variance()};
+  auto g = group_.find(groupKey(hw));
+  if (g != group_.end() && slowdownFresh(hw)) return {g->second.mean(), g->second.variance()};
   // Stale or never seen: the smaller of its own last estimate (prior 1) and the thread count in use now.
   const double own = g != group_.end() ? g->second.mean() : 1.0;
   const double own_var = g != group_.end() ? g->second.variance() : SlowdownEstimator{}.variance();
   std::pair<double, double> now{estimator_.mean(), estimator_.variance()};
   if (ctx_.current >= 0) {
     const auto& cur = profile_.entries[static_cast<std::size_t>(ctx_.current)].hw;
-    const std::int64_t ck = cur.count("threads") ? cur.at("threads") : 0;
-    if (auto c = group_.find(ck); c != group_.end()) now = {c->second.mean(), c->second.variance()};
+    if (auto c = group_.find(groupKey(cur)); c != group_.end()) now = {c->second.mean(), c->second.variance()};
   }
   return own <= now.first ? std::pair<double, double>{own, own_var} : now;
 }
@@ -275,30 +269,34 @@ std::pair<double, double> RuntimeManager::slowdownFor(const HardwareState& hw) c
 // The estimate for `hw` rests on recent frames of its own (with one estimator for all: on any frame at all).
 bool RuntimeManager::slowdownFresh(const HardwareState& hw) const {
   if (!per_threads_) return estimator_.observations() > 0;
-  const std::int64_t key = hw.count("threads") ? hw.at("threads") : 0;
-  auto seen = group_seen_.find(key);
+  auto seen = group_seen_.find(groupKey(hw));
   return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
 }
 
+std::int64_t RuntimeManager::groupKey(const HardwareState& hw) const {
+  if (!per_threads_) return 0;
+  auto t = hw.find("threads");
+  return t == hw.end() ? 0 : t->second;
+}
+
 void RuntimeManager::TailWindow::push(double ratio, double confidence) {
-  ratios[next] = ratio;
-  next = (next + 1) % ratios.size();
-  size = std::min(size + 1, ratios.size());
+  ratios.push(ratio);
+  const std::size_t n = ratios.size();
   constexpr std::size_t kMinFrames = 10;  // fewer say nothing about a tail
-  if (size < kMinFrames) {
+  if (n < kMinFrames) {
     quantile = 0;
     return;
   }
-  auto sorted = ratios;  // a copy on the stack: nth_element reorders
-  const auto k = static_cast<std::ptrdiff_t>(std::ceil(confidence * static_cast<double>(size))) - 1;
-  std::nth_element(sorted.begin(), sorted.begin() + k, sorted.begin() + static_cast<std::ptrdiff_t>(size));
+  std::array<double, kTailFrames> sorted;  // a copy on the stack: nth_element reorders
+  for (std::size_t i = 0; i < n; ++i) sorted[i] = ratios[i];
+  const auto k = static_cast<std::ptrdiff_t>(std::ceil(confidence * static_cast<double>(n))) - 1;
+  std::nth_element(sorted.begin(), sorted.begin() + k, sorted.begin() + static_cast<std::ptrdiff_t>(n));
   quantile = sorted[static_cast<std::size_t>(k)];
 }
 
 double RuntimeManager::tailRatioFor(const HardwareState& hw) const {
   if (!slowdownFresh(hw)) return 0;
-  const std::int64_t key = per_threads_ && hw.count("threads") ? hw.at("threads") : 0;
-  auto t = tail_.find(key);
+  auto t = tail_.find(groupKey(hw));
   return t == tail_.end() ? 0 : t->second.quantile;
 }
 
