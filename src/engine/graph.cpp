@@ -13,6 +13,7 @@ namespace dyndnn::engine {
 const char* opName(Op op) {
   switch (op) {
     case Op::Input: return "input";
+    case Op::Constant: return "constant";
     case Op::Conv2d: return "conv2d";
     case Op::Linear: return "linear";
     case Op::MatMul: return "matmul";
@@ -102,6 +103,17 @@ int Graph::input(Shape shape) {
   Node n;
   n.op = Op::Input;
   n.shape = std::move(shape);
+  return push(std::move(n));
+}
+
+int Graph::constant(at::Tensor value, std::string name) {
+  Node n;
+  n.op = Op::Constant;
+  n.name = std::move(name);
+  if (!value.defined() || value.dim() < 1 || value.size(0) != 1)
+    bad(n, "a constant's first dimension is the batch (1)");
+  n.shape = tensorShape(value);
+  n.weight = std::move(value);
   return push(std::move(n));
 }
 

@@ -17,6 +17,7 @@ using Shape = std::vector<std::int64_t>;
 
 enum class Op {
   Input,
+  Constant,       // a tensor of the model (weight, shape [1, ...]): a positional embedding, a learned token
   Conv2d,         // weight [O, I/groups, k, k], optional bias [O]; NCHW
   Linear,         // weight [O, I], optional bias [O]; over the last dimension
   MatMul,         // batched a @ b (or a @ b^T) of two activations
@@ -51,7 +52,7 @@ struct Node {
   Shape shape;               // of the output, batch 1
   int kernel = 1, stride = 1, pad = 0, groups = 1;  // Conv2d, MaxPool, AvgPool
   Act act = Act::None;                              // Activation
-  at::Tensor weight, bias;                          // Conv2d, Linear, LayerNorm; BatchNorm: gamma, beta
+  at::Tensor weight, bias;  // Conv2d, Linear, LayerNorm; BatchNorm: gamma, beta; Constant: its value (weight)
   at::Tensor scale;  // Conv2d after foldBatchNorm: per output channel, applied to the weights when packed
   at::Tensor mean, var;                             // BatchNorm
   double eps = 1e-5;                                // BatchNorm, LayerNorm
@@ -72,6 +73,8 @@ class Graph {
  public:
   /// The graph's only input; `shape` includes the batch dimension (1).
   int input(Shape shape);
+  /// A constant value; its first dimension is the batch (1), broadcast by the ops that read it.
+  int constant(at::Tensor value, std::string name = {});
   int conv2d(int x, at::Tensor weight, at::Tensor bias, int stride, int pad, std::string name = {});
   int linear(int x, at::Tensor weight, at::Tensor bias, std::string name = {});
   int matmul(int a, int b, bool transpose_b, std::string name = {});

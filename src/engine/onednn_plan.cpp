@@ -98,6 +98,7 @@ struct Value {
   int buffer = -1;
   memory::desc md;
   int deferred_from = -1;
+  dnnl::memory constant;  // kind Constant: the packed value
 };
 
 class Compiler {
@@ -111,13 +112,14 @@ class Compiler {
   }
 
   void compile() {
-    values_[0] = Value{Slot::Input, -1, plainDesc(dimsOf(g_.inputShape())), -1};
+    values_[0] = Value{Slot::Input, -1, plainDesc(dimsOf(g_.inputShape())), -1, {}};
     for (int i = 1; i < static_cast<int>(g_.nodes().size()); ++i) {
       try {
         current_ = i;
         compileNode(i);
         auto& n = g_.nodes()[static_cast<std::size_t>(i)];
-        n.weight = n.bias = n.scale = n.mean = n.var = at::Tensor();
+        // (a Constant node keeps its tensor: each reader packs it in the layout it reads, at build time)
+        if (n.op != Op::Constant) n.weight = n.bias = n.scale = n.mean = n.var = at::Tensor();
       } catch (const dnnl::error& e) {
         const auto& n = g_.node(i);
         throw Error(fmt::format("oneDNN could not build node %{} ({} {} -> {}): {} (status {})", i, opName(n.op),
@@ -162,7 +164,12 @@ class Compiler {
     if (for_node >= 0) kernels_[static_cast<std::size_t>(for_node)] = pd.impl_info_str();
   }
 
-  static Slot slot(const Value& v) { return Slot{v.kind, v.buffer, v.md, {}}; }
+  // A constant read through a view (a reshape, transpose or slice of it) is its memory seen with the view's desc.
+  Slot slot(const Value& v) const {
+    if (v.kind == Slot::Constant && v.constant.get_desc() != v.md)
+      return Slot{v.kind, -1, v.md, memory(v.md, eng_, v.constant.get_data_handle())};
+    return Slot{v.kind, v.buffer, v.md, v.constant};
+  }
 
   // A constant: the tensor's values reordered from its plain layout (viewed as `dims`) into `packed`, each
   // output channel multiplied by `scale` on the way when given (a folded batch norm: dimension 0, or 0 and 1
@@ -208,6 +215,11 @@ class Compiler {
     }
     return key;
   }
+  // Constant node `v` packed into `md`.
+  Value constantValue(int v, const memory::desc& md) {
+    const auto s = constant(node(v).weight, md.dims(), md);
+    return Value{Slot::Constant, -1, md, -1, s.constant};
+  }
   Slot constant(const at::Tensor& t) {
     const auto d = memory::dims(t.sizes().begin(), t.sizes().end());
     return constant(t, d, plainDesc(d));
@@ -215,27 +227,28 @@ class Compiler {
 
   // A new value for `node` in `md`: the caller's output when it is the graph's output and plain, else a buffer.
   Value fresh(int node, const memory::desc& md, int owner = -1) {
-    if (node == g_.output() && owner < 0 && isPlain(md)) return Value{Slot::Output, -1, md, -1};
-    return Value{Slot::Buffer, planner_.place(node, md.get_size(), owner), md, -1};
+    if (node == g_.output() && owner < 0 && isPlain(md)) return Value{Slot::Output, -1, md, -1, {}};
+    return Value{Slot::Buffer, planner_.place(node, md.get_size(), owner), md, -1, {}};
   }
 
   // `v`'s value copied into layout `md` (a buffer living as long as `v`), at the current point of the plan.
   Value reordered(int v, const memory::desc& md, int at_node) {
     const Value src = get(v);
     if (src.md == md) return src;
-    Value dst{Slot::Buffer, planner_.place(at_node, md.get_size(), v), md, -1};
+    Value dst{Slot::Buffer, planner_.place(at_node, md.get_size(), v), md, -1, {}};
     dnnl::reorder::primitive_desc pd(eng_, src.md, eng_, md, userScratchpad());
     add(pd, dnnl::reorder(pd), {{DNNL_ARG_FROM, slot(src)}, {DNNL_ARG_TO, slot(dst)}});
     return dst;
   }
 
-  // The value of node `v`, materialising a deferred reshape.
+  // The value of node `v`, materialising a deferred reshape or, for a Constant, its plain packed copy.
   Value get(int v) {
     auto& val = values_[static_cast<std::size_t>(v)];
+    if (node(v).op == Op::Constant && !val.constant) val = constantValue(v, plainDesc(dimsOf(node(v).shape)));
     if (val.deferred_from < 0) return val;
     const auto& from = values_[static_cast<std::size_t>(val.deferred_from)];
     const auto copy = reordered(val.deferred_from, plainDesc(from.md.dims()), v);
-    val = Value{copy.kind, copy.buffer, copy.md.reshape(val.md.dims()), -1};
+    val = Value{copy.kind, copy.buffer, copy.md.reshape(val.md.dims()), -1, {}};
     planner_.share(v, copy.buffer);
     return val;
   }
@@ -254,7 +267,8 @@ class Compiler {
   void compileNode(int i) {
     const auto& n = node(i);
     switch (n.op) {
-      case Op::Input: break;
+      case Op::Input:
+      case Op::Constant: break;  // packed when read (get, binary)
       case Op::Conv2d: return conv(i, n);
       case Op::Linear: return linear(i, n);
       case Op::MatMul: return matmul(i, n);
@@ -413,8 +427,8 @@ class Compiler {
 
   void binary(int i, const Node& n) {
     int a = n.inputs[0], b = n.inputs[1];
-    // oneDNN broadcasts the second operand only; both ops here commute.
-    if (node(a).shape != n.shape) std::swap(a, b);
+    // oneDNN broadcasts the second operand only; both ops here commute. A constant goes second when it can.
+    if (node(a).shape != n.shape || (node(a).op == Op::Constant && node(b).shape == n.shape)) std::swap(a, b);
     if (node(a).shape != n.shape)
       throw InvalidArgument(fmt::format("oneDNN backend: {} of {} and {} broadcasts both operands; only one may be "
                                         "broadcast (reshape one operand first)",
@@ -422,7 +436,8 @@ class Compiler {
     Value src0 = get(a);
     if (tagOf(src0.md) == tag::any) src0 = plain(a, i);
     const auto b_md = memory::desc(dimsOf(node(b).shape), dt::f32, tagOf(src0.md));
-    const Value src1 = reordered(b, b_md, i);
+    // a constant operand is packed in the other's layout once, not reordered every frame
+    const Value src1 = node(b).op == Op::Constant ? constantValue(b, b_md) : reordered(b, b_md, i);
     Value dst = inPlaceOrFresh(i, a, src0);
     const auto alg = n.op == Op::Add ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
     dnnl::binary::desc desc(alg, src0.md, src1.md, dst.md);
@@ -479,10 +494,10 @@ class Compiler {
     const auto dims = dimsOf(n.dims);
     if (isPlain(src.md)) {  // a view of the same memory
       if (src.kind == Slot::Buffer) planner_.share(i, src.buffer);
-      set(i, Value{src.kind, src.buffer, src.md.reshape(dims), -1});
+      set(i, Value{src.kind, src.buffer, src.md.reshape(dims), -1, src.constant});
     } else {  // materialised only if a reader needs it; the source stays until then
       if (src.kind == Slot::Buffer) planner_.share(i, src.buffer);
-      set(i, Value{Slot::Buffer, -1, plainDesc(dims), x});
+      set(i, Value{Slot::Buffer, -1, plainDesc(dims), x, {}});
     }
     kernels_[static_cast<std::size_t>(i)] = isPlain(src.md) ? "view" : "reorder when read";
   }
@@ -497,7 +512,7 @@ class Compiler {
       dims.push_back(in[static_cast<std::size_t>(p)]);
       strides.push_back(in_strides[static_cast<std::size_t>(p)]);
     }
-    copyInto(i, Value{src.kind, src.buffer, memory::desc(dims, dt::f32, strides), -1});
+    copyInto(i, Value{src.kind, src.buffer, memory::desc(dims, dt::f32, strides), -1, src.constant});
   }
 
   void slice(int i, const Node& n) {
@@ -506,7 +521,7 @@ class Compiler {
     memory::dims offsets(dims.size(), 0);
     offsets[static_cast<std::size_t>(n.axis)] = n.start;
     dims[static_cast<std::size_t>(n.axis)] = n.length;
-    copyInto(i, Value{src.kind, src.buffer, src.md.submemory_desc(dims, offsets), -1});
+    copyInto(i, Value{src.kind, src.buffer, src.md.submemory_desc(dims, offsets), -1, src.constant});
   }
 
   // A reorder of a strided view into a new plain value of node i.

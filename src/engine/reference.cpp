@@ -21,10 +21,11 @@ at::Tensor activate(const at::Tensor& x, Act act) {
 
 namespace {
 
-at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values, std::int64_t batch) {
+at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values) {
   auto in = [&](std::size_t i) -> const at::Tensor& { return values[static_cast<std::size_t>(n.inputs[i])]; };
   switch (n.op) {
     case Op::Input: break;
+    case Op::Constant: return n.weight;
     case Op::Conv2d: {
       if (!n.scale.defined())
         return at::conv2d(in(0), n.weight, n.bias, {n.stride, n.stride}, {n.pad, n.pad}, {1, 1}, n.groups);
@@ -49,7 +50,7 @@ at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values, std::in
     case Op::Softmax: return at::softmax(in(0), n.axis);
     case Op::Reshape: {
       auto dims = n.dims;
-      dims[0] = batch;
+      dims[0] = in(0).size(0);  // the batch, or 1 for a value computed from constants alone
       return in(0).reshape(dims);
     }
     case Op::Transpose: return in(0).permute(n.dims);
@@ -75,7 +76,7 @@ at::Tensor runReference(const Graph& g, const at::Tensor& input) {
   values[0] = input;
   for (std::size_t i = 1; i < values.size(); ++i) {
     const auto& n = g.nodes()[i];
-    auto y = runNode(n, values, input.size(0));
+    auto y = runNode(n, values);
     for (const auto& p : n.post)
       y = p.kind == PostOp::Sum ? y + values[static_cast<std::size_t>(p.value)] : activate(y, p.act);
     values[i] = std::move(y);

@@ -83,3 +83,35 @@ TEST_CASE("squeeze-excite as the OFA family lowers it matches the reference", "[
     checkBackends(g, fmt::format("SE on {} channels", c));
   }
 }
+
+TEST_CASE("constants added and multiplied, alone, broadcast and fused into a convolution, match the reference",
+          "[ops][binary][constant]") {
+  for (bool first : {false, true}) {
+    // a positional embedding: the patch convolution's output plus a constant of the same shape (the fusion
+    // pass makes it the convolution's sum post-op), then a per-channel constant scale broadcast over the map
+    Graph g;
+    const int x = g.input({1, 2, 8, 8});
+    const int c = g.conv2d(x, randomWeight({6, 2, 2, 2}), at::randn({6}), 2, 0);
+    const int pos = g.constant(at::randn({1, 6, 4, 4}), "pos");
+    const int scale = g.constant(at::randn({1, 6, 1, 1}), "scale");
+    const int y = first ? g.add(pos, c) : g.add(c, pos);
+    g.setOutput(first ? g.mul(scale, y) : g.mul(y, scale));
+    checkBackends(g, fmt::format("constants on a convolution, constant first {}", first));
+  }
+  Graph g;  // tokens [1, T, C] plus a [1, T, C] constant, read by an op that is not elementwise as well
+  const int x = g.input({1, 5, 8});
+  const int pos = g.constant(at::randn({1, 5, 8}));
+  // and constants read through views: transposed, reshaped, sliced
+  const int t = g.transpose(g.constant(at::randn({1, 8, 5})), {0, 2, 1});
+  const int r = g.reshape(g.constant(at::randn({1, 40})), {1, 5, 8});
+  const int s = g.slice(g.constant(at::randn({1, 5, 10})), 2, 1, 8);
+  const int views = g.add(g.add(t, r), s);
+  g.setOutput(g.add(g.add(g.add(x, pos), g.layerNorm(pos, at::randn({8}), at::randn({8}), 1e-5)), views));
+  checkBackends(g, "token constant");
+}
+
+TEST_CASE("a constant whose first dimension is not the batch is refused", "[ops][constant]") {
+  Graph g;
+  g.input({1, 3});
+  CHECK_THROWS_WITH(g.constant(at::randn({2, 3})), Catch::Contains("batch (1)"));
+}
