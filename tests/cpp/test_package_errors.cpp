@@ -226,5 +226,28 @@ TEST_CASE("group_cnn packages: damage the family checks", "[format][group_cnn]")
   expectFormatError(edited(tri, [](json&, json& m, auto&) { m["input"]["resolutions"] = {28, 32}; }),
                     "a group_cnn runs at its one resolution");
   expectFormatError(edited(tri, [](json&, json& m, auto&) { m["family"] = "group_rnn"; }),
-                    "unknown family 'group_rnn' (this build knows: ofa_mbv3, group_cnn)");
+                    "unknown family 'group_rnn' (this build knows: ofa_mbv3, group_cnn, elastic_vit)");
+}
+
+TEST_CASE("elastic_vit packages: damage the family checks", "[format][elastic_vit]") {
+  auto edited = [](auto edit) {
+    return rewritten([&](json& h, json& m, std::vector<std::uint8_t>& d) { edit(h, m, d); }, false, "vit_small.dyn");
+  };
+  REQUIRE_NOTHROW(dyndnn::DynamicModel::load(edited([](json&, json&, auto&) {})));
+  expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["widths"] = {16, 24, 40}; }),
+                    "tensor 'blocks.0.attn.k.weight'");  // every tensor's shape follows the widest choice
+  expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["patch"] = 5; }),
+                    "'resolution' = 28 is not a multiple of 'patch' = 5");
+  expectFormatError(edited([](json&, json& m, auto&) { m["arch"].erase("ln_eps"); }), "'ln_eps' must be a positive number");
+  expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["heads"] = json::array(); }),
+                    "'heads' must be a non-empty list of integers");
+  expectFormatError(edited([](json&, json& m, auto&) { m["operating_points"][2]["config"]["d"] = 9; }),
+                    "operating point 'op2': config field 'd' = 9: allowed values [1, 2, 3]");
+  expectFormatError(edited([](json&, json& m, auto&) { m["input"]["resolutions"] = {24, 28}; }),
+                    "an elastic_vit runs at its one resolution");
+  expectFormatError(edited([](json& h, json&, std::vector<std::uint8_t>& d) {  // a fourth layer norm of its own
+                      h["blocks.0.ln3.weight"] = {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {d.size(), d.size() + 4}}};
+                      d.resize(d.size() + 4);
+                    }),
+                    "unexpected tensor 'blocks.0.ln3.weight'");
 }

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 
 from . import arch as ofa_arch
-from . import group_cnn
+from . import elastic_vit, group_cnn
 from . import safetensors_io
 
 FORMAT_VERSION = 1
@@ -31,7 +31,7 @@ def bn_stat_tensors(index, stats):
 def family_of(arch):
     """The module that knows `arch`'s family: tensor_shapes, normalise_config, cost, FAMILY (and bn_layers when it
     keeps per-subnet BN statistics). OFA-MobileNetV3 specs carry no family field."""
-    return group_cnn if arch.get("family") == group_cnn.FAMILY else ofa_arch
+    return {group_cnn.FAMILY: group_cnn, elastic_vit.FAMILY: elastic_vit}.get(arch.get("family"), ofa_arch)
 
 
 def write(path, arch, weights, input_spec, operating_points=(), extra_metadata=None):
