@@ -37,11 +37,17 @@ from dyndnn_tools import fmnist  # noqa: E402
 from train_supernet import fmt_time, lr_at, save, soft_cross_entropy  # noqa: E402
 
 
+SPACES = {"fmnist": V.make_arch,
+          "test": lambda: V.make_arch(widths=(16, 24), depths=(1, 2), heads=(1, 2), head_dim=8, mlp_widths=(16, 32))}
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=fmnist.DEFAULT_DIR)
     p.add_argument("--out", default="models/training/elastic_vit", help="exact checkpoint (last.pt)")
     p.add_argument("--stages-dir", default="models/stages/elastic_vit", help="end-of-stage weights (stage.pt)")
+    p.add_argument("--space", choices=sorted(SPACES), default="fmnist",
+                   help="the search space: the shipped one, or a tiny one that trains in seconds (tests)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--stage-epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=128)
@@ -116,7 +122,7 @@ def main(argv=None):
     os.makedirs(args.stages_dir, exist_ok=True)
     ckpt_path = os.path.join(args.out, "last.pt")
     stage_path = os.path.join(args.stages_dir, "stage.pt")
-    arch = V.make_arch()
+    arch = SPACES[args.space]()
     train_x, train_y = fmnist.load(args.data, "train")
     if args.subset:
         train_x, train_y = train_x[:args.subset], train_y[:args.subset]

@@ -189,8 +189,10 @@ engine::Graph ElasticVit::lower(const SubnetConfig& cfg, int) const {
     return g.layerNorm(x, view(name + ".weight", c), view(name + ".bias", c), arch_.ln_eps, name);
   };
   int x = g.input({1, arch_.in_channels, arch_.resolution, arch_.resolution});
+  // the constant first: the fusion pass then makes the addition the patch convolution's sum post-op
+  const int pos = g.constant(pos_.at(static_cast<int>(c)), "pos");
   x = g.shareable(g.conv2d(x, view("patch.weight", c), view("patch.bias", c), arch_.patch, 0, "patch"));
-  x = g.add(x, g.constant(pos_.at(static_cast<int>(c)), "pos"));
+  x = g.add(x, pos);
   x = g.transpose(g.reshape(x, {1, c, t}), {0, 2, 1});  // [1, T, c]: token = row-major patch
   for (int i = 0; i < cfg.at("d").front(); ++i) {
     const auto p = fmt::format("blocks.{}.", i);
