@@ -77,7 +77,7 @@ double rooflineGflops(int runs) {
 json switchTimes(dyndnn::DynamicModel& model, const std::string& name, const std::string& other, double own_ms) {
   model.setSubnet(name);
   const int r = model.activeConfig().r;
-  auto x = at::randn({1, 3, r, r});
+  auto x = at::randn({1, model.info().input.channels, r, r});
   torch::NoGradGuard no_grad;
   std::vector<double> cached_call, cached_total, uncached_total, async_call;
   for (int i = 0; i < 15; ++i) {
@@ -107,7 +107,7 @@ json switchTimes(dyndnn::DynamicModel& model, const std::string& name, const std
     a = Clock::now();
     model.requestSubnet(name);  // asynchronous: returns while the worker builds
     async_call.push_back(ms(a, Clock::now()));
-    while (model.switchPending()) model.infer(at::randn({1, 3, 64, 64}));
+    while (model.switchPending()) model.infer(at::randn({1, model.info().input.channels, 64, 64}));
   }
   return {{"op", name},
           {"inference_median_ms", own_ms},
@@ -132,7 +132,7 @@ json switchingOnly(const std::string& package, int threads, int runs) {
   for (std::size_t k = 0; k < points.size(); ++k) {
     const auto& name = points[k].name;
     model.setSubnet(name);
-    auto x = at::randn({1, 3, points[k].config.r, points[k].config.r});
+    auto x = at::randn({1, model.info().input.channels, points[k].config.r, points[k].config.r});
     torch::NoGradGuard no_grad;
     std::vector<double> own;
     for (int i = 0; i < runs + 3; ++i) {
@@ -158,7 +158,7 @@ json latency(const std::string& package, const json& peers, int runs) {
       const auto name = row["op"].get<std::string>();
       model.setSubnet(name);
       const int r = model.activeConfig().r;
-      auto x = at::randn({1, 3, r, r});
+      auto x = at::randn({1, model.info().input.channels, r, r});
       auto peer = loadPeer(row["peer"].get<std::string>());
       torch::NoGradGuard no_grad;
       for (int i = 0; i < 10; ++i) {  // warm-up: the profiling executor optimises the frozen graph here
@@ -202,7 +202,8 @@ json latency(const std::string& package, const json& peers, int runs) {
     std::vector<std::pair<std::string, at::Tensor>> cycle;
     for (const auto& row : peers["rows"]) {
       model.setSubnet(row["op"].get<std::string>());
-      cycle.emplace_back(row["op"].get<std::string>(), at::randn({1, 3, model.activeConfig().r, model.activeConfig().r}));
+      const auto& cfg = model.activeConfig();
+      cycle.emplace_back(row["op"].get<std::string>(), at::randn({1, model.info().input.channels, cfg.r, cfg.r}));
     }
     for (int i = 0; i < 300; ++i) {
       const auto& [name, x] = cycle[i % cycle.size()];
@@ -245,7 +246,7 @@ json memory(const std::string& package, const std::string& mode, const std::stri
     for (int pass = 0; pass < 2; ++pass)
       for (const auto& op : model.operatingPoints()) {
         model.setSubnet(op.name);
-        model.infer(at::randn({1, 3, op.config.r, op.config.r}));
+        model.infer(at::randn({1, model.info().input.channels, op.config.r, op.config.r}));
       }
     auto s = model.planCacheStats();
     return {{"mode", mode}, {"budget_plans", std::stod(arg)}, {"cache_entries", s.entries},

@@ -208,3 +208,52 @@ class ElasticViT(nn.Module):
                 v = v * scale
             out[name] = v.numpy().copy()
         return out
+
+
+class StaticViT(nn.Module):
+    """One sub-network as a plain module holding only its own (sliced, contiguous) weights: what a static
+    deployment of it is, for tracing and freezing as TorchScript. Takes a package's weights (queries pre-scaled)."""
+
+    def __init__(self, weights, arch, config):
+        super().__init__()
+        self.arch, self.config = arch, normalise_config(arch, config)
+        c, dh = self.config["w"][0], arch["head_dim"]
+        own = {}
+        for name, shape in tensor_shapes(arch).items():
+            if name.startswith("blocks.") and int(name.split(".")[1]) >= self.config["d"][0]:
+                continue
+            t = torch.as_tensor(weights[name]).float()
+            if name.startswith("blocks."):
+                i = int(name.split(".")[1])
+                a, m = self.config["h"][i] * dh, self.config["m"][i]
+                rows = {"attn.q": a, "attn.k": a, "attn.v": a, "attn.proj": c, "mlp.fc1": m, "mlp.fc2": c,
+                        "ln1": c, "ln2": c}
+                cols = {"attn.q": c, "attn.k": c, "attn.v": c, "attn.proj": a, "mlp.fc1": c, "mlp.fc2": m}
+                layer = name.split(".", 2)[2].rsplit(".", 1)[0]
+                t = t[:rows[layer]]
+                if t.dim() == 2:
+                    t = t[:, :cols[layer]]
+            elif name == "pos":
+                t = t[:, :c]
+            elif name == "head.weight":
+                t = t[:, :c]
+            elif name != "head.bias":
+                t = t[:c]
+            own[name] = t.contiguous()
+        # the sliced weights are full-size for this sub-network, so forward()'s prefixes select all of them
+        self.params = nn.ParameterDict({k.replace(".", "__"): nn.Parameter(v, requires_grad=False)
+                                        for k, v in own.items()})
+
+    def forward(self, x):
+        return forward({k.replace("__", "."): v for k, v in self.params.items()}, self.arch, self.config, x, 1.0)
+
+
+def frozen_torchscript(weights, arch, config):
+    """(optimised frozen module, traced module) of one sub-network; save the traced one (see static_subnet.py:
+    C++ applies torch::jit::freeze + optimize_for_inference after loading)."""
+    model = StaticViT(weights, arch, config).eval()
+    example = torch.randn(1, arch["in_channels"], arch["resolution"], arch["resolution"])
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example)
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    return frozen, traced
