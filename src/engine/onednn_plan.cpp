@@ -307,22 +307,7 @@ class Compiler {
                                          {n.stride, n.stride}, {n.pad, n.pad}, {n.pad, n.pad});
     dnnl::convolution_forward::primitive_desc pd(desc, attrFor(n), eng_);
     if (choose) src = reordered(n.inputs[0], pd.src_desc(), i);
-    Value dst;
-    if (sum >= 0) {
-      // The sum post-op accumulates onto what the destination holds: the residual, in place when this is its
-      // last reader, otherwise a copy of it.
-      const Value r = get(sum);
-      if (r.kind == Slot::Buffer && planner_.lastUse(sum) == i) {
-        dst = r;
-        planner_.share(i, r.buffer);
-      } else {
-        dst = fresh(i, r.md);
-        dnnl::reorder::primitive_desc copy(eng_, r.md, eng_, r.md, userScratchpad());
-        add(copy, dnnl::reorder(copy), {{DNNL_ARG_FROM, slot(r)}, {DNNL_ARG_TO, slot(dst)}});
-      }
-    } else {
-      dst = fresh(i, pd.dst_desc());
-    }
+    Value dst = sum >= 0 ? sumDestination(i, sum) : fresh(i, pd.dst_desc());
     std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},
                                            {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), n.scale, n.shareable)},
                                            {DNNL_ARG_DST, slot(dst)}};
@@ -331,11 +316,54 @@ class Compiler {
     set(i, dst);
   }
 
+  // The destination of node i with a sum post-op, which accumulates onto what the destination holds: the
+  // residual `sum`, in place when this is its last reader, otherwise a copy of it.
+  Value sumDestination(int i, int sum) {
+    const Value r = get(sum);
+    if (r.kind == Slot::Buffer && planner_.lastUse(sum) == i) {
+      planner_.share(i, r.buffer);
+      return r;
+    }
+    Value dst = fresh(i, r.md);
+    dnnl::reorder::primitive_desc copy(eng_, r.md, eng_, r.md, userScratchpad());
+    add(copy, dnnl::reorder(copy), {{DNNL_ARG_FROM, slot(r)}, {DNNL_ARG_TO, slot(dst)}});
+    return dst;
+  }
+
+  // A linear over tokens ([1, ..., T, in], plain) as the 1x1 convolution it is: the plain rows are an NHWC
+  // feature map of T pixels, so no data moves, and oneDNN's 1x1 convolution kernels beat its inner product
+  // at these shapes (mb 49: ~60 GFLOP/s for the inner product's gemm). Takes a residual sum as a post-op.
+  void tokenLinear(int i, const Node& n) {
+    const Value src = plain(n.inputs[0], i);
+    const auto o = n.weight.size(0), in = n.weight.size(1);
+    const auto rows = numel(node(n.inputs[0]).shape) / in;
+    const memory::desc src_md({1, in, 1, rows}, dt::f32, tag::nhwc), dst_md({1, o, 1, rows}, dt::f32, tag::nhwc);
+    const memory::dims w_dims{o, in, 1, 1};
+    const auto bias_md = n.bias.defined() ? memory::desc({o}, dt::f32, tag::x) : memory::desc();
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                         src_md, memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md, {1, 1},
+                                         {0, 0}, {0, 0});
+    dnnl::convolution_forward::primitive_desc pd(desc, attrFor(n), eng_);
+    const int sum = sumOperand(n);
+    Value dst = sum >= 0 ? sumDestination(i, sum) : fresh(i, plainDesc(dimsOf(n.shape)));
+    auto as_map = [&](Value v, const memory::desc& md) {  // the same bytes seen as the 1 x T feature map
+      v.md = md;
+      return slot(v);
+    };
+    std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, as_map(src, src_md)},
+                                           {DNNL_ARG_WEIGHTS, constant(n.weight, w_dims, pd.weights_desc(), {}, n.shareable)},
+                                           {DNNL_ARG_DST, as_map(dst, dst_md)}};
+    if (n.bias.defined()) args.emplace_back(DNNL_ARG_BIAS, constant(n.bias));
+    add(pd, dnnl::convolution_forward(pd), std::move(args), i);
+    set(i, dst);
+  }
+
   void linear(int i, const Node& n) {
-    // A linear over a flattened 4-D value reads the 4-D value itself (an inner product over C, H, W): no
-    // reorder of a blocked feature map to plain just to flatten it.
     const int x = n.inputs[0];
     const auto& xn = node(x);
+    if (xn.shape.size() >= 3) return tokenLinear(i, n);
+    // A linear over a flattened 4-D value reads the 4-D value itself (an inner product over C, H, W): no
+    // reorder of a blocked feature map to plain just to flatten it.
     const auto o = n.weight.size(0);
     Value src;
     memory::dims w_dims;
@@ -355,7 +383,8 @@ class Compiler {
     dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference, src.md,
                                            memory::desc(w_dims, dt::f32, tag::any), bias_md, dst_md);
     dnnl::inner_product_forward::primitive_desc pd(desc, attrFor(n), eng_);
-    Value dst = fresh(i, plainDesc(dimsOf(n.shape)));
+    const int sum = sumOperand(n);
+    Value dst = sum >= 0 ? sumDestination(i, sum) : fresh(i, plainDesc(dimsOf(n.shape)));
     auto dst_slot = slot(dst);
     dst_slot.md = dst_md;
     std::vector<std::pair<int, Slot>> args{{DNNL_ARG_SRC, slot(src)},

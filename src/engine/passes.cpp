@@ -107,11 +107,12 @@ Graph fuse(const Graph& g) {
       return p;
     }
     if (n.op == Op::Add && out.node(n.inputs[0]).shape == out.node(n.inputs[1]).shape) {
-      // The convolution computed later accumulates onto the other operand, which must exist by then.
+      // The convolution (or linear) computed later accumulates onto the other operand, which must exist by then.
       for (int side = 0; side < 2; ++side) {
         const int c = n.inputs[static_cast<std::size_t>(side)], other = n.inputs[static_cast<std::size_t>(1 - side)];
         auto& conv = nodes[static_cast<std::size_t>(c)];
-        if (conv.op == Op::Conv2d && conv.post.empty() && onlyReader(uses, c) && other < c && other != c) {
+        const bool takes = conv.op == Op::Conv2d || conv.op == Op::Linear;
+        if (takes && conv.post.empty() && onlyReader(uses, c) && other < c && other != c) {
           conv.post.push_back(PostOp{PostOp::Sum, Act::None, other});
           return c;
         }

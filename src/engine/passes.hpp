@@ -15,7 +15,7 @@ namespace dyndnn::engine {
 Graph foldBatchNorm(const Graph& g);
 
 /// Moves into the node before it, when nothing else reads that node's value: an Activation after Conv2d,
-/// Linear, Add or Mul; an Add of two same-shaped values into the Conv2d that produced one of them (the
+/// Linear, Add or Mul; an Add of two same-shaped values into the Conv2d or Linear that produced one of them (the
 /// residual sum, before any activation); chains of these (conv + sum + relu, conv + linear + clip).
 Graph fuse(const Graph& g);
 

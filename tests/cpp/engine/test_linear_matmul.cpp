@@ -35,6 +35,21 @@ TEST_CASE("linear + activation, fused, matches the reference", "[ops][linear][fu
   }
 }
 
+TEST_CASE("linear + residual sum, fused (in place and onto a value read later), matches the reference",
+          "[ops][linear][fusion]") {
+  for (int tokens : {0, 1, 7}) {
+    for (bool residual_read_later : {false, true}) {
+      Graph g;
+      const int x = tokens ? g.input({1, tokens, 16}) : g.input({1, 16});
+      const int r = g.activation(x, Act::GELU);  // the residual stream
+      const int y = g.add(r, g.linear(x, randomWeight({16, 16}), at::randn({16})));
+      // read later: the sum cannot run in place over r, the plan works on a copy of it
+      g.setOutput(residual_read_later ? g.mul(y, r) : g.activation(y, Act::ReLU));
+      checkBackends(g, fmt::format("linear + sum over {} tokens, residual read later {}", tokens, residual_read_later));
+    }
+  }
+}
+
 TEST_CASE("linear over a flattened blocked feature map matches the reference", "[ops][linear]") {
   for (int size : {1, 3}) {
     Graph g;
