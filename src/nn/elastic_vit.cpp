@@ -1,12 +1,11 @@
 #include "nn/elastic_vit.hpp"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "dyndnn/error.hpp"
 #include "nn/checked_tensor.hpp"
@@ -14,8 +13,8 @@
 namespace dyndnn::nn {
 namespace {
 
-using nlohmann::json;
 using engine::Graph;
+using nlohmann::json;
 
 [[noreturn]] void bad(const std::string& where, const std::string& what) {
   throw FormatError(fmt::format("{}: {}", where, what));
@@ -27,7 +26,8 @@ constexpr int kMaxWidth = 1 << 14, kMaxDepth = 256, kMaxResolution = 1024;
 int intField(const json& j, const char* key, const std::string& where, int min_value, int max_value) {
   if (!j.contains(key) || !j[key].is_number_integer()) bad(where, fmt::format("'{}' must be an integer", key));
   const auto v = j[key].get<std::int64_t>();
-  if (v < min_value || v > max_value) bad(where, fmt::format("'{}' = {} must be in {}..{}", key, v, min_value, max_value));
+  if (v < min_value || v > max_value)
+    bad(where, fmt::format("'{}' = {} must be in {}..{}", key, v, min_value, max_value));
   return static_cast<int>(v);
 }
 
@@ -71,9 +71,13 @@ ElasticVitArch ElasticVitArch::fromJson(const json& j, const std::string& where)
 
 std::map<std::string, std::vector<std::int64_t>> ElasticVitArch::tensorShapes() const {
   const std::int64_t c = widths.back(), a = std::int64_t{heads.back()} * head_dim, m = mlp_widths.back();
-  std::map<std::string, std::vector<std::int64_t>> out{
-      {"patch.weight", {c, in_channels, patch, patch}}, {"patch.bias", {c}}, {"pos", {tokens(), c}},
-      {"norm.weight", {c}}, {"norm.bias", {c}}, {"head.weight", {n_classes, c}}, {"head.bias", {n_classes}}};
+  std::map<std::string, std::vector<std::int64_t>> out{{"patch.weight", {c, in_channels, patch, patch}},
+                                                       {"patch.bias", {c}},
+                                                       {"pos", {tokens(), c}},
+                                                       {"norm.weight", {c}},
+                                                       {"norm.bias", {c}},
+                                                       {"head.weight", {n_classes, c}},
+                                                       {"head.bias", {n_classes}}};
   for (int i = 0; i < maxDepth(); ++i) {
     const auto b = fmt::format("blocks.{}.", i);
     for (const char* n : {"ln1", "ln2"}) out[b + n + ".weight"] = out[b + n + ".bias"] = {c};
@@ -117,7 +121,8 @@ ElasticVit::ElasticVit(format::Package& pkg) : arch_(parseArch<ElasticVitArch>(p
   }
   for (const auto& e : pkg.file.entries())
     if (!known.count(e.name))
-      failPackage(path, fmt::format("unexpected tensor '{}': not part of the '{}' architecture", e.name, kElasticVitFamily));
+      failPackage(path,
+                  fmt::format("unexpected tensor '{}': not part of the '{}' architecture", e.name, kElasticVitFamily));
   for (auto& op : pkg.operating_points) {
     try {
       op.config = normalise(op.config);
@@ -125,15 +130,14 @@ ElasticVit::ElasticVit(format::Package& pkg) : arch_(parseArch<ElasticVitArch>(p
       failPackage(path, fmt::format("operating point '{}': {}", op.name, e.what()));
     }
     if (op.has_bn_stats)
-      failPackage(path, fmt::format("operating point '{}': has BN statistics, but an elastic_vit has no batch norm",
-                                    op.name));
+      failPackage(
+          path, fmt::format("operating point '{}': has BN statistics, but an elastic_vit has no batch norm", op.name));
     const auto m = cost(op.config);
     op.metrics.macs = m.macs;
     op.metrics.params = m.params;
   }
   const int side = arch_.resolution / arch_.patch;
-  for (int c : arch_.widths)
-    pos_[c] = w("pos").narrow(1, 0, c).t().reshape({1, c, side, side}).contiguous();
+  for (int c : arch_.widths) pos_[c] = w("pos").narrow(1, 0, c).t().reshape({1, c, side, side}).contiguous();
 }
 
 SubnetConfig ElasticVit::normalise(const SubnetConfig& c) const {
@@ -141,13 +145,15 @@ SubnetConfig ElasticVit::normalise(const SubnetConfig& c) const {
       {"d", &arch_.depths}, {"w", &arch_.widths}, {"h", &arch_.heads}, {"m", &arch_.mlp_widths}};
   for (const auto& kv : c.knobs)
     if (!knobs.count(kv.first))
-      throw InvalidArgument(fmt::format("config: unknown field '{}' (an elastic_vit has 'd' depth, 'w' embedding "
-                                        "width, 'h' heads and 'm' MLP width per block, and 'r' = {})",
-                                        kv.first, arch_.resolution));
+      throw InvalidArgument(
+          fmt::format("config: unknown field '{}' (an elastic_vit has 'd' depth, 'w' embedding "
+                      "width, 'h' heads and 'm' MLP width per block, and 'r' = {})",
+                      kv.first, arch_.resolution));
   SubnetConfig out;
   for (const auto& [key, choices] : knobs) {
     if (!c.has(key))
-      throw InvalidArgument(fmt::format("config: missing field '{}' (allowed values [{}])", key, fmt::join(*choices, ", ")));
+      throw InvalidArgument(
+          fmt::format("config: missing field '{}' (allowed values [{}])", key, fmt::join(*choices, ", ")));
     auto v = c.at(key);
     const std::size_t n = key == "d" || key == "w" ? 1 : static_cast<std::size_t>(arch_.maxDepth());
     if (v.size() == 1) v.assign(n, v.front());
@@ -155,12 +161,13 @@ SubnetConfig ElasticVit::normalise(const SubnetConfig& c) const {
       throw InvalidArgument(fmt::format("config field '{}': {} values, expected 1 or {}", key, v.size(), n));
     for (int x : v)
       if (!allowed(*choices, x))
-        throw InvalidArgument(fmt::format("config field '{}' = {}: allowed values [{}]", key, x, fmt::join(*choices, ", ")));
+        throw InvalidArgument(
+            fmt::format("config field '{}' = {}: allowed values [{}]", key, x, fmt::join(*choices, ", ")));
     out.knobs[key] = std::move(v);
   }
   if (c.r != 0 && c.r != arch_.resolution)
-    throw InvalidArgument(fmt::format("config field 'r' = {} is not a supported resolution (supported: {})", c.r,
-                                      arch_.resolution));
+    throw InvalidArgument(
+        fmt::format("config field 'r' = {} is not a supported resolution (supported: {})", c.r, arch_.resolution));
   out.r = arch_.resolution;
   return out;
 }

@@ -23,7 +23,8 @@ constexpr double kTolerance = 1e-4;
 constexpr double kMinInputDependence = 2e-3;
 }  // namespace
 
-TEST_CASE("elastic_vit: every backend matches the Python reference on random sub-networks", "[elastic_vit][equivalence]") {
+TEST_CASE("elastic_vit: every backend matches the Python reference on random sub-networks",
+          "[elastic_vit][equivalence]") {
   auto pkg = dyndnn::format::Package::open(fixture("vit_small.dyn"));
   auto supernet = dyndnn::nn::openSupernet(pkg);
   const auto refs = fixture("vit_small.refs");
@@ -70,8 +71,9 @@ TEST_CASE("elastic_vit: the model API runs it like any family (resize, image pat
     CHECK(relativeError(model.infer(loadTensor(refs, key("input_a"))), loadTensor(refs, key("logits_a"))) < kTolerance);
     CHECK(relativeError(model.infer(loadTensor(refs, key("input_b"))), loadTensor(refs, key("logits_b"))) < kTolerance);
     const auto image = loadTensor(refs, key("image")).contiguous();
-    const auto out = model.infer(dyndnn::ImageView{image.data_ptr<std::uint8_t>(), static_cast<int>(image.size(0)),
-                                                   static_cast<int>(image.size(1)), static_cast<int>(image.size(2)), 0});
+    const auto out =
+        model.infer(dyndnn::ImageView{image.data_ptr<std::uint8_t>(), static_cast<int>(image.size(0)),
+                                      static_cast<int>(image.size(1)), static_cast<int>(image.size(2)), 0});
     CHECK(relativeError(out, loadTensor(refs, key("logits_img"))) < kTolerance);
   }
 }
@@ -95,5 +97,6 @@ TEST_CASE("elastic_vit configs: validated, broadcast, and costed by the family",
   const auto big = model.cost(SubnetConfig::fromJson(R"({"d": 3, "w": 32, "h": 3, "m": 48})"));
   CHECK(small.macs * 10 < big.macs);
   // blocks past the depth do not count
-  CHECK(model.cost(SubnetConfig::fromJson(R"({"d": 1, "w": 16, "h": [1, 3, 3], "m": [16, 48, 48]})")).macs == small.macs);
+  CHECK(model.cost(SubnetConfig::fromJson(R"({"d": 1, "w": 16, "h": [1, 3, 3], "m": [16, 48, 48]})")).macs ==
+        small.macs);
 }
