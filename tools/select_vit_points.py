@@ -82,6 +82,7 @@ def plot(entries, front, ops, path, threads):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401 (matplotlib.ticker below)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter([e["latency_ms"] for e in entries], [e["acc_screen"] for e in entries], s=8, c="0.75",
                label=f"sampled, screened on {entries[0]['screen_images']} test images")
@@ -94,6 +95,9 @@ def plot(entries, front, ops, path, threads):
     for e in ops:
         ax.annotate(e["name"], (e["latency_ms"], e["accuracy"]), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel(f"dyndnn latency, ms (batch 1, {threads} thread(s), log scale)")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.set_title("Fashion-MNIST elastic ViT supernet: accuracy vs measured latency")

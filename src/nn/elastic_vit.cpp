@@ -63,6 +63,8 @@ ElasticVitArch ElasticVitArch::fromJson(const json& j, const std::string& where)
   a.depths = choices(j, "depths", where, kMaxDepth);
   a.heads = choices(j, "heads", where, 256);
   a.mlp_widths = choices(j, "mlp_widths", where, kMaxWidth);
+  if (std::int64_t{a.heads.back()} * a.head_dim > kMaxWidth)
+    bad(where, fmt::format("{} heads of {} make an attention width over {}", a.heads.back(), a.head_dim, kMaxWidth));
   if (!j.contains("ln_eps") || !j["ln_eps"].is_number() || !(j["ln_eps"].get<double>() > 0))
     bad(where, "'ln_eps' must be a positive number");
   a.ln_eps = j["ln_eps"].get<double>();

@@ -239,6 +239,8 @@ TEST_CASE("elastic_vit packages: damage the family checks", "[format][elastic_vi
   expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["patch"] = 5; }),
                     "'resolution' = 28 is not a multiple of 'patch' = 5");
   expectFormatError(edited([](json&, json& m, auto&) { m["arch"].erase("ln_eps"); }), "'ln_eps' must be a positive number");
+  expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["head_dim"] = 16384; }),
+                    "3 heads of 16384 make an attention width over 16384");
   expectFormatError(edited([](json&, json& m, auto&) { m["arch"]["heads"] = json::array(); }),
                     "'heads' must be a non-empty list of integers");
   expectFormatError(edited([](json&, json& m, auto&) { m["operating_points"][2]["config"]["d"] = 9; }),
