@@ -20,14 +20,16 @@ would be a second thing to train within the same budget; depth, heads, MLP and w
 
 Resuming: <out>/last.pt (every --save-every seconds) is the exact state, optimizer included. At the end of every
 --stage-epochs epochs the weights alone go to <stages-dir>/stage.pt (3 MB, meant to be committed): a run on a
-machine without last.pt continues from there with a fresh optimizer, re-warmed over --rewarm-steps. Every random
-choice is a function of (seed, step). Run in the background, with the fast BLAS:
+machine without last.pt continues from there with a fresh optimizer, re-warmed over --rewarm-steps. `kill -USR1
+PID` writes stage.pt at once, mid-epoch (before a working session ends). Every random choice is a function of
+(seed, step). Run in the background, with the fast BLAS:
   nohup tools/with_openblas.sh /usr/bin/python3 tools/train_vit_supernet.py > models/training/vit.log 2>&1 &
 """
 import argparse
 import json
 import os
 import random
+import signal
 import sys
 import time
 
@@ -156,8 +158,10 @@ def main(argv=None):
         check_same_run(stage, stage_path)
         net.load_state_dict(stage["model"])
         state = stage["state"]
-        state["rewarm_from"] = state["epoch"] * steps_per_epoch  # fresh AdamW moments: ramp the rate up again
-        print(f"resumed from {stage_path} (weights after epoch {state['epoch']}; fresh optimizer)", flush=True)
+        # fresh AdamW moments: ramp the rate up again
+        state["rewarm_from"] = state["epoch"] * steps_per_epoch + state["step_in_epoch"]
+        print(f"resumed from {stage_path} (weights at epoch {state['epoch']}, batch {state['step_in_epoch']}; fresh "
+              f"optimizer)", flush=True)
     if state["epoch"] >= args.epochs:
         print("training already complete", flush=True)
         return state
@@ -170,6 +174,14 @@ def main(argv=None):
         state["wall_seconds"] = wall_before + time.time() - run_start
         save(ckpt_path, {"model": net.state_dict(), "optimizer": opt.state_dict(), "state": state,
                          "args": vars(args), "arch": arch})
+
+    def save_stage():
+        save(stage_path, {"model": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                          "state": state, "args": vars(args), "arch": arch})
+        print(f"stage weights at epoch {state['epoch']}, batch {state['step_in_epoch']} -> {stage_path}", flush=True)
+
+    stage_now = []  # SIGUSR1: write the stage weights at the end of the current step
+    signal.signal(signal.SIGUSR1, lambda *_: stage_now.append(True))
 
     test_x, test_y = fmnist.load(args.data, "t10k")
     if args.test_subset:
@@ -207,9 +219,12 @@ def main(argv=None):
                 print(f"epoch {epoch + 1}/{args.epochs} batch {i + 1}/{steps_per_epoch} loss {loss:.3f} "
                       f"lr {lr:.2e} {per_batch:.2f} s/batch ETA {fmt_time((total - step - 1) * per_batch)}",
                       flush=True)
-            if time.time() - last_save > args.save_every:
+            if time.time() - last_save > args.save_every or stage_now:
                 checkpoint()
                 last_save = time.time()
+            if stage_now:
+                stage_now.clear()
+                save_stage()
             if args.max_batches and run_batches >= args.max_batches:
                 checkpoint()
                 print(f"stopped after {run_batches} batches (--max-batches)", flush=True)
@@ -224,9 +239,7 @@ def main(argv=None):
         last_save = time.time()
         print("epoch done " + json.dumps(record), flush=True)
         if state["epoch"] % args.stage_epochs == 0 or state["epoch"] == args.epochs:
-            save(stage_path, {"model": {k: v.detach().clone() for k, v in net.state_dict().items()},
-                              "state": state, "args": vars(args), "arch": arch})
-            print(f"stage weights after epoch {state['epoch']} -> {stage_path}", flush=True)
+            save_stage()
     with open(os.path.join(args.stages_dir, "history.json"), "w") as f:
         json.dump({"args": vars(args), "history": state["history"], "runs": state["runs"],
                    "train_seconds": state["train_seconds"], "wall_seconds": state["wall_seconds"],

@@ -103,3 +103,30 @@ def test_training_resumes_exactly_and_from_stage_weights(tmp_path):
     assert done["epoch"] == 2 and done["rewarm_from"] == 2 and len(done["history"]) == 2
     stage = torch.load(tmp_path / "b-s" / "stage.pt")
     assert stage["state"]["epoch"] == 2 and not torch.equal(stage["model"]["params.head__weight"], a["params.head__weight"])
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason="Debian package dataset-fashion-mnist is not installed")
+def test_sigusr1_writes_stage_weights_mid_epoch(tmp_path):
+    import signal
+    import subprocess
+    import time
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "train_vit_supernet.py")
+    out, stages = tmp_path / "o", tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, script, "--space", "test", "--subset", "2560", "--test-subset", "200",
+                             "--epochs", "2", "--out", str(out), "--stages-dir", str(stages), "--log-every", "1"],
+                            stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # once it is training, ask for the stage weights
+        if "batch 2/" in line:
+            proc.send_signal(signal.SIGUSR1)
+        if "stage weights at epoch 0" in line:
+            proc.terminate()
+            break
+    proc.wait(timeout=60)
+    stage = torch.load(stages / "stage.pt")
+    assert stage["state"]["epoch"] == 0 and stage["state"]["step_in_epoch"] >= 2
+    # and a run without last.pt resumes from it, mid-epoch, with the rate re-warmed from there
+    os.remove(out / "last.pt")
+    done = train_vit_supernet.main(["--space", "test", "--subset", "2560", "--test-subset", "200", "--epochs", "2",
+                                    "--out", str(out), "--stages-dir", str(stages), "--max-batches", "1"])
+    assert done["rewarm_from"] == stage["state"]["step_in_epoch"]
+    assert done["step_in_epoch"] == stage["state"]["step_in_epoch"] + 1
