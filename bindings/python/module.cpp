@@ -172,11 +172,13 @@ infer() may be called from several threads, also while set_subnet() switches.)")
               py::gil_scoped_release release;
               m.setSubnet(config);
             } else {
-              throw InvalidArgument("set_subnet takes an operating point name or a config dict {ks, e, d, r}");
+              throw InvalidArgument("set_subnet takes an operating point name or a config dict (the family's knobs: "
+                                    "OFA {ks, e, d, r}, group_cnn {g}, elastic_vit {d, w, h, m})");
             }
           },
           py::arg("name_or_config"),
-          "Activate an operating point by name, or a sub-network in OFA's dict form {ks, e, d, r}.")
+          "Activate an operating point by name, or a sub-network as a dict of its family's knobs: OFA-MobileNetV3 "
+          "{ks, e, d, r}, group_cnn {g}, elastic_vit {d, w, h, m}; scalars broadcast.")
       .def(
           "request_subnet",
           [](DynamicModel& m, const py::object& what) {
@@ -217,7 +219,8 @@ infer() may be called from several threads, also while set_subnet() switches.)")
              d["macs"] = c.macs;
              d["params"] = c.params;
              return d;
-           })
+           },
+           py::arg("config"), "MACs and params of a sub-network given as a config dict (validated as set_subnet does).")
       .def_property_readonly("num_classes", [](const DynamicModel& m) { return m.info().num_classes; })
       .def_property_readonly("input_channels", [](const DynamicModel& m) { return m.info().input.channels; })
       .def_property_readonly("resolutions", [](const DynamicModel& m) { return m.info().input.resolutions; })

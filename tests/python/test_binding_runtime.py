@@ -2,8 +2,10 @@
 
 Budgets in the synthetic profiles are far above real latencies, so no assertion depends on this machine's speed.
 """
+import ast
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -164,3 +166,64 @@ def test_measure_profile_on_hardware_states(model):
     assert {tuple(sorted(e["hw"].items())) for e in p.entries} == {(("threads", 1),)}
     with pytest.raises(ValueError, match="not both"):
         dyndnn.measure_profile(model, threads=[1], states=[{"threads": 1}])
+
+
+def _pybind_signatures(fn):
+    """Parameter lists (name, has default) of each overload, from pybind11's docstring signatures."""
+    out = []
+    for line in (fn.__doc__ or "").splitlines():
+        m = re.match(r"^(?:\d+\. )?" + re.escape(fn.__name__) + r"\((.*)\) -> ", line.strip())
+        if not m:
+            continue
+        params, depth, cur = [], 0, ""
+        for ch in m.group(1) + ",":
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            if ch == "," and depth == 0:
+                if cur.strip():
+                    params.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        # "*" marks the keyword-only parameters that follow (the stub says the same with its own "*")
+        out.append([(p.split(":")[0].strip(), "=" in p) for p in params if p.split(":")[0].strip() not in ("self", "*")])
+    return out
+
+
+def _stub_signatures(stub_tree, owner, name):
+    scope = next(n for n in stub_tree.body if isinstance(n, ast.ClassDef) and n.name == owner) if owner else stub_tree
+    out = []
+    for node in scope.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            defaults = len(node.args.defaults)
+            positional = node.args.posonlyargs + node.args.args
+            with_default = {a.arg for a in positional[len(positional) - defaults:]} if defaults else set()
+            with_default |= {a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None}
+            out.append([(a.arg, a.arg in with_default) for a in args if a.arg != "self"])
+    return out
+
+
+def test_stub_signatures_match_the_module():
+    """Every method of the stub takes the parameters the compiled module takes: the same names, in the same order,
+    the same ones optional (pybind11 writes each overload's signature into the docstring)."""
+    stub = ast.parse(open(os.path.join(os.path.dirname(dyndnn.__file__), "_core.pyi")).read())
+    checked = 0
+    for owner, cls in (("DynamicModel", dyndnn.DynamicModel), ("Profile", dyndnn.Profile),
+                       ("HardwareArbiter", dyndnn.HardwareArbiter), (None, dyndnn)):
+        names = ["measure_profile"] if owner is None else [n for n in dir(cls) if not n.startswith("_")] + ["__init__"]
+        for name in names:
+            fn = getattr(cls, name)
+            if not callable(fn) or isinstance(fn, type):
+                continue
+            real = _pybind_signatures(fn)
+            if not real:
+                continue  # a property or a plain attribute
+            stubbed = _stub_signatures(stub, owner, name)
+            assert stubbed, f"{owner}.{name}: not in the stub"
+            for sig in real:
+                assert sig in stubbed, f"{owner}.{name}: the module takes {sig}, the stub says {stubbed}"
+            checked += 1
+    assert checked >= 20  # the methods of the three classes and measure_profile (20 today): none skipped

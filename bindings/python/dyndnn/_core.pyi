@@ -7,7 +7,8 @@ import numpy.typing as npt
 __version__: str
 
 Config = Dict[str, Union[int, List[int]]]
-"""A sub-network in OFA's dict form: {"ks": ..., "e": ..., "d": ..., "r": int}; scalars broadcast."""
+"""A sub-network as a dict of its family's knobs, scalars broadcast: OFA-MobileNetV3 {"ks", "e", "d", "r"},
+group_cnn {"g"}, elastic_vit {"d", "w", "h", "m"}."""
 
 HardwareState = Dict[str, int]
 """Knob name -> level, e.g. {"threads": 2} or {"cpufreq.policy0": 1190400}."""
