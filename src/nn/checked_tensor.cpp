@@ -31,4 +31,29 @@ at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, co
   return t;
 }
 
+std::map<std::string, at::Tensor> checkedWeights(const format::Package& pkg,
+                                                 const std::map<std::string, std::vector<std::int64_t>>& shapes,
+                                                 const std::string& family) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, shape] : shapes) out[name] = checkedTensor(pkg, name, shape, family + " weight");
+  for (const auto& e : pkg.file.entries())
+    if (!shapes.count(e.name))
+      failPackage(pkg.path(), fmt::format("unexpected tensor '{}': not part of the '{}' architecture", e.name, family));
+  return out;
+}
+
+void normaliseOperatingPoints(format::Package& pkg, const Supernet& net, const std::string& why) {
+  for (auto& op : pkg.operating_points) {
+    try {
+      op.config = net.normalise(op.config);
+    } catch (const InvalidArgument& e) {
+      failPackage(pkg.path(), fmt::format("operating point '{}': {}", op.name, e.what()));
+    }
+    if (op.has_bn_stats) failPackage(pkg.path(), fmt::format("operating point '{}': {}", op.name, why));
+    const auto m = net.cost(op.config);
+    op.metrics.macs = m.macs;
+    op.metrics.params = m.params;
+  }
+}
+
 }  // namespace dyndnn::nn

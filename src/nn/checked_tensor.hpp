@@ -6,11 +6,13 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "dyndnn/error.hpp"
 #include "format/package.hpp"
+#include "nn/family.hpp"
 
 namespace dyndnn::nn {
 
@@ -20,6 +22,17 @@ std::string shapeText(const std::vector<std::int64_t>& shape);
 /// than `shape`, or holds NaN/Inf. `role` says what it is for ("supernet weight").
 at::Tensor checkedTensor(const format::Package& pkg, const std::string& name, const std::vector<std::int64_t>& shape,
                          const std::string& role);
+
+/// Every tensor of `shapes` (name -> shape) as checkedTensor returns it; throws FormatError for a tensor of the
+/// file that is not among them (a package of another architecture, or a damaged table). For families whose
+/// package holds nothing else.
+std::map<std::string, at::Tensor> checkedWeights(const format::Package& pkg,
+                                                 const std::map<std::string, std::vector<std::int64_t>>& shapes,
+                                                 const std::string& family);
+
+/// Normalises every operating point's config with `net` and fills in its MACs and params; throws FormatError naming
+/// the point. For families without per-point BN statistics: a point that has them is refused, `why` saying why.
+void normaliseOperatingPoints(format::Package& pkg, const Supernet& net, const std::string& why);
 
 /// A family's architecture spec from the package's 'arch' field (`Arch::fromJson`), errors prefixed with the file,
 /// its input channels checked against the package's input spec.

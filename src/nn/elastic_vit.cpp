@@ -5,7 +5,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <set>
 
 #include "dyndnn/error.hpp"
 #include "nn/checked_tensor.hpp"
@@ -116,28 +115,8 @@ ElasticVit::ElasticVit(format::Package& pkg) : arch_(parseArch<ElasticVitArch>(p
     failPackage(path, fmt::format("metadata field 'input.resolutions' = [{}]: an elastic_vit runs at its one "
                                   "resolution 'arch.resolution' = {}",
                                   fmt::join(pkg.input.resolutions, ", "), arch_.resolution));
-  std::set<std::string> known;
-  for (const auto& [name, shape] : arch_.tensorShapes()) {
-    weights_[name] = checkedTensor(pkg, name, shape, "elastic_vit weight");
-    known.insert(name);
-  }
-  for (const auto& e : pkg.file.entries())
-    if (!known.count(e.name))
-      failPackage(path,
-                  fmt::format("unexpected tensor '{}': not part of the '{}' architecture", e.name, kElasticVitFamily));
-  for (auto& op : pkg.operating_points) {
-    try {
-      op.config = normalise(op.config);
-    } catch (const InvalidArgument& e) {
-      failPackage(path, fmt::format("operating point '{}': {}", op.name, e.what()));
-    }
-    if (op.has_bn_stats)
-      failPackage(
-          path, fmt::format("operating point '{}': has BN statistics, but an elastic_vit has no batch norm", op.name));
-    const auto m = cost(op.config);
-    op.metrics.macs = m.macs;
-    op.metrics.params = m.params;
-  }
+  weights_ = checkedWeights(pkg, arch_.tensorShapes(), kElasticVitFamily);
+  normaliseOperatingPoints(pkg, *this, "has BN statistics, but an elastic_vit has no batch norm");
   const int side = arch_.resolution / arch_.patch;
   for (int c : arch_.widths) pos_[c] = w("pos").narrow(1, 0, c).t().reshape({1, c, side, side}).contiguous();
 }

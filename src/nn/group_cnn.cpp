@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
-#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -178,11 +177,7 @@ GroupCnn::GroupCnn(format::Package& pkg) : arch_(parseArch<GroupCnnArch>(pkg)) {
     failPackage(path, fmt::format("metadata field 'input.resolutions' = [{}]: a group_cnn runs at its one "
                                   "resolution 'arch.resolution' = {}",
                                   fmt::join(pkg.input.resolutions, ", "), arch_.resolution));
-  std::set<std::string> known;
-  for (const auto& [name, shape] : arch_.tensorShapes()) {
-    weights_[name] = checkedTensor(pkg, name, shape, "group_cnn weight");
-    known.insert(name);
-  }
+  weights_ = checkedWeights(pkg, arch_.tensorShapes(), kGroupCnnFamily);
   for (std::size_t i = 0; i < arch_.layers.size(); ++i) {
     if (!arch_.layers[i].bn) continue;
     const auto name = fmt::format("layers.{}.bn.running_var", i);
@@ -204,23 +199,9 @@ GroupCnn::GroupCnn(format::Package& pkg) : arch_(parseArch<GroupCnnArch>(pkg)) {
       }
     }
   }
-  for (auto& op : pkg.operating_points) {
-    try {
-      op.config = normalise(op.config);
-    } catch (const InvalidArgument& e) {
-      failPackage(path, fmt::format("operating point '{}': {}", op.name, e.what()));
-    }
-    if (op.has_bn_stats)
-      failPackage(path, fmt::format("operating point '{}': a group_cnn keeps one set of BN statistics (each group's "
-                                    "own, frozen after its stage); per-point statistics are not used",
-                                    op.name));
-    const auto m = cost(op.config);
-    op.metrics.macs = m.macs;
-    op.metrics.params = m.params;
-  }
-  for (const auto& e : pkg.file.entries())
-    if (!known.count(e.name))
-      failPackage(path, fmt::format("unexpected tensor '{}': not part of the '{}' architecture", e.name, kGroupCnnFamily));
+  normaliseOperatingPoints(pkg, *this,
+                           "a group_cnn keeps one set of BN statistics (each group's own, frozen after its stage); "
+                           "per-point statistics are not used");
   const auto& bias = w("classifier.bias");
   for (int g = 1; g <= arch_.groups; ++g) level_bias_.push_back(bias.narrow(0, 0, g).sum(0).contiguous());
 }
