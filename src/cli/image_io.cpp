@@ -1,55 +1,57 @@
 #include "cli/image_io.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
 
+// stb_image is a single header; this file is its one implementation unit. Only the formats a camera or a dataset
+// tool writes; 16k pixels a side is far above any frame and keeps a hostile header from asking for gigabytes.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_TGA
+#define STBI_ONLY_PNM
+#define STBI_MAX_DIMENSIONS (1 << 14)
+#define STBI_FAILURE_USERMSG
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
 namespace dyndnn::cli {
-namespace {
 
-int readHeaderInt(std::istream& in, const std::string& path, const char* what) {
-  in >> std::ws;
-  while (in.peek() == '#') {  // comment lines
-    std::string line;
-    std::getline(in, line);
-    in >> std::ws;
-  }
-  long v = -1;
-  if (!(in >> v) || v < 1 || v > 65535)
-    throw InvalidArgument(fmt::format("{}: bad {} in the PGM/PPM header", path, what));
-  return static_cast<int>(v);
-}
-
-}  // namespace
-
-Image readNetpbm(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  char magic[2] = {0, 0};
-  in.read(magic, 2);
+Image readImage(const std::string& path, int channels) {
+  if (channels < 1 || channels > 4)
+    throw InvalidArgument(fmt::format("{}: cannot decode an image to {} channels (1 to 4)", path, channels));
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw IoError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  int width = 0, height = 0, stored = 0;
+  if (!stbi_info_from_file(file.get(), &width, &height, &stored))
+    throw InvalidArgument(fmt::format("{}: not a PNG, JPEG, BMP, TGA or binary PGM/PPM image ({}); convert it, "
+                                      "e.g. with `convert in.webp out.png`",
+                                      path, stbi_failure_reason()));
+  if (stbi_is_16_bit_from_file(file.get()))
+    throw InvalidArgument(fmt::format("{}: a 16-bit image; only 8-bit images are supported", path));
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_file(file.get(), &width, &height, &stored, channels),
+                                                 &stbi_image_free);
+  if (!data) throw InvalidArgument(fmt::format("{}: cannot decode the image: {}", path, stbi_failure_reason()));
   Image img;
-  if (magic[0] == 'P' && magic[1] == '5') {
-    img.channels = 1;
-  } else if (magic[0] == 'P' && magic[1] == '6') {
-    img.channels = 3;
-  } else {
-    throw InvalidArgument(fmt::format("{}: not a binary PGM (P5) or PPM (P6) image; convert it, e.g. with "
-                                      "`convert in.jpg out.ppm`",
-                                      path));
-  }
-  img.width = readHeaderInt(in, path, "width");
-  img.height = readHeaderInt(in, path, "height");
-  if (readHeaderInt(in, path, "maximum value") != 255)
-    throw InvalidArgument(fmt::format("{}: only 8-bit images (maximum value 255) are supported", path));
-  in.get();  // the single whitespace byte before the pixels
-  img.pixels.resize(static_cast<std::size_t>(img.width) * img.height * img.channels);
-  in.read(reinterpret_cast<char*>(img.pixels.data()), static_cast<std::streamsize>(img.pixels.size()));
-  if (in.gcount() != static_cast<std::streamsize>(img.pixels.size()))
-    throw InvalidArgument(fmt::format("{}: truncated: {} of {} pixel bytes", path, in.gcount(), img.pixels.size()));
+  img.width = width;
+  img.height = height;
+  img.channels = channels;
+  img.pixels.assign(data.get(), data.get() + static_cast<std::size_t>(width) * height * channels);
   return img;
 }
 

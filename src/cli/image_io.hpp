@@ -1,5 +1,6 @@
 #pragma once
-// Reading images for the CLI without extra dependencies: binary PGM (P5) and PPM (P6), 8-bit.
+// Reading image files for the CLI: PNG, JPEG, BMP, TGA and binary PGM/PPM, 8-bit, through stb_image (Debian's
+// libstb-dev), to the HWC bytes with the model's channel count that the library's image path takes.
 
 #include <cstdint>
 #include <string>
@@ -12,7 +13,9 @@ struct Image {
   std::vector<std::uint8_t> pixels;  // HWC
 };
 
-/// Throws dyndnn::InvalidArgument / IoError with the path and the reason.
-Image readNetpbm(const std::string& path);
+/// Decodes to `channels` (1 to 4) channels whatever the file stores, as stb_image converts: colour to grey by
+/// luminance, grey replicated to colour, alpha dropped (or opaque when asked for). Throws dyndnn::IoError (cannot
+/// read) or InvalidArgument (not a supported image, 16-bit, bad `channels`) with the path and the reason.
+Image readImage(const std::string& path, int channels);
 
 }  // namespace dyndnn::cli

@@ -18,7 +18,8 @@ constexpr const char* kHelp = R"(usage: dyndnn infer FILE [--op NAME | --config 
 Run one inference and print the top classes with their probabilities.
   --op NAME       operating point to run (default: the package's first)
   --config JSON   an explicit sub-network in OFA's dict form, e.g. '{"ks":7,"e":6,"d":4,"r":224}'
-  --image PATH    8-bit binary PGM/PPM image (default: a fixed pseudo-random input)
+  --image PATH    8-bit PNG, JPEG, BMP, TGA or binary PGM/PPM image, converted to the model's channels
+                  (colour to grey by luminance; default: a fixed pseudo-random input)
   --threads N     intra-op threads (default: LibTorch's setting)
   --top K         how many classes to print (default 5)
   --json          machine-readable output
@@ -44,7 +45,7 @@ int runInfer(const std::vector<std::string>& argv) {
   const auto start = std::chrono::steady_clock::now();
   at::Tensor logits;
   if (args.has("image")) {
-    auto img = readNetpbm(args.get("image"));
+    auto img = readImage(args.get("image"), model.info().input.channels);
     logits = model.infer(ImageView{img.pixels.data(), img.height, img.width, img.channels, 0});
   } else {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(0);

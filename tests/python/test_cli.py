@@ -4,6 +4,8 @@ import os
 import random
 import subprocess
 
+import numpy as np
+
 
 def run(cli, *args):
     return subprocess.run([cli, *args], capture_output=True, text=True, timeout=120)
@@ -44,12 +46,56 @@ def test_info_graph(cli, fixture_dir):
     check_fails_cleanly(run(cli, "info", path, "--graph", "nope"), "no operating point named 'nope'")
 
 
+def infer_top(cli, path, image):
+    r = run(cli, "infer", path, "--image", str(image), "--top", "10", "--json")
+    assert r.returncode == 0, r.stderr
+    return {c["class"]: c["probability"] for c in json.loads(r.stdout)["top"]}
+
+
 def test_infer_image(cli, fixture_dir, tmp_path):
     img = tmp_path / "x.pgm"
     img.write_bytes(b"P5\n# comment\n30 20\n255\n" + bytes(random.Random(0).randrange(256) for _ in range(600)))
     r = run(cli, "infer", os.path.join(fixture_dir, "fmnist.dyn"), "--image", str(img), "--top", "3")
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("class") == 3
+
+
+def test_infer_image_formats(cli, fixture_dir, tmp_path):
+    """PNG, BMP and JPEG decode to the pixels a PGM holds; colour becomes the model's one channel."""
+    from PIL import Image
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    (tmp_path / "x.pgm").write_bytes(b"P5\n28 28\n255\n" + grey.tobytes())
+    expected = infer_top(cli, path, tmp_path / "x.pgm")
+    Image.fromarray(grey).save(tmp_path / "x.png")
+    Image.fromarray(grey).convert("LA").save(tmp_path / "alpha.png")
+    Image.fromarray(np.stack([grey] * 3, axis=2)).save(tmp_path / "rgb.bmp")  # r = g = b: luminance is grey
+    for name in ("x.png", "alpha.png", "rgb.bmp"):
+        got = infer_top(cli, path, tmp_path / name)
+        assert got.keys() == expected.keys() and all(got[k] == expected[k] for k in got), name
+    # the output depends on the pixels: another image gives other probabilities
+    Image.fromarray(255 - grey).save(tmp_path / "inverted.png")
+    other = infer_top(cli, path, tmp_path / "inverted.png")
+    assert max(abs(other[k] - expected[k]) for k in expected) > 1e-5  # random weights: small, never 0
+    Image.fromarray(grey).save(tmp_path / "x.jpg", quality=95)  # lossy: runs, and stays close
+    assert len(infer_top(cli, path, tmp_path / "x.jpg")) == 10
+
+
+def test_infer_image_errors(cli, fixture_dir, tmp_path):
+    from PIL import Image
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    check_fails_cleanly(run(cli, "infer", path, "--image", str(tmp_path / "bad.png")), "bad.png",
+                        "not a PNG, JPEG, BMP, TGA or binary PGM/PPM image")
+    (tmp_path / "notes.txt").write_text("hello")
+    check_fails_cleanly(run(cli, "infer", path, "--image", str(tmp_path / "notes.txt")), "notes.txt", "convert it")
+    Image.fromarray(np.full((8, 8), 40000, dtype=np.uint16)).save(tmp_path / "deep.png")
+    check_fails_cleanly(run(cli, "infer", path, "--image", str(tmp_path / "deep.png")), "16-bit")
+    good = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8)).save(good)
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:200])
+    check_fails_cleanly(run(cli, "infer", path, "--image", str(tmp_path / "cut.png")), "cut.png")
 
 
 def check_fails_cleanly(r, *says):
