@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.hpp"
+#include "cli/command.hpp"
 #include "dyndnn/idx_dataset.hpp"
 #include "cli/progress.hpp"
 #include "cli/verbs.hpp"
@@ -13,18 +13,6 @@
 
 namespace dyndnn::cli {
 namespace {
-
-constexpr const char* kHelp = R"(usage: dyndnn eval FILE --data DIR [--op NAME] [--limit N] [--threads N] [--json]
-
-Top-1 accuracy of every operating point on an IDX test set (MNIST / Fashion-MNIST layout:
-DIR/t10k-images-idx3-ubyte[.gz] and DIR/t10k-labels-idx1-ubyte[.gz]), with the package's own image
-preprocessing, beside the accuracy stored in the package.
-  --data DIR    e.g. /usr/share/datasets/fashion-mnist
-  --op NAME     only this operating point
-  --limit N     only the first N images
-  --threads N   intra-op threads (default 2)
-  --json        machine-readable output
-)";
 
 std::string find(const std::string& dir, const std::string& stem) {
   for (const char* suffix : {".gz", ""}) {
@@ -37,32 +25,41 @@ std::string find(const std::string& dir, const std::string& stem) {
 }  // namespace
 
 int runEval(const std::vector<std::string>& argv) {
-  Args args(argv, {"json", "help"}, {"data", "op", "limit", "threads"});
-  if (args.has("help")) {
-    fmt::print("{}", kHelp);
-    return 0;
-  }
-  if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
-  if (!args.has("data")) throw InvalidArgument("--data DIR is required (see --help)");
+  Command cmd("eval", "FILE --data DIR [--op NAME] [--limit N] [--threads N] [--json]",
+              "Top-1 accuracy of every operating point on an IDX test set (MNIST / Fashion-MNIST layout: "
+              "DIR/t10k-images-idx3-ubyte[.gz] and DIR/t10k-labels-idx1-ubyte[.gz]), with the package's own image "
+              "preprocessing, beside the accuracy stored in the package.");
+  std::string file, data, only;
   ModelOptions options;
-  options.threads = args.getInt("threads", 2);
-  auto model = DynamicModel::load(args.positional()[0], options);
-  const auto images = readIdxImages(find(args.get("data"), "t10k-images-idx3-ubyte"));
-  const auto labels = readIdxLabels(find(args.get("data"), "t10k-labels-idx1-ubyte"));
+  options.threads = 2;
+  int limit = 0;
+  bool json = false;
+  cmd.addFile(file);
+  cmd->add_option("--data", data, "the test set's folder, e.g. /usr/share/datasets/fashion-mnist")
+      ->type_name("DIR")
+      ->required();
+  cmd->add_option("--op", only, "only this operating point")->type_name("NAME");
+  cmd->add_option("--limit", limit, "only the first N images")->type_name("N")->check(positive());
+  cmd.addThreads(options.threads, "default 2");
+  cmd.addJson(json);
+  if (!cmd.parse(argv)) return 0;
+  auto model = DynamicModel::load(file, options);
+  const auto images = readIdxImages(find(data, "t10k-images-idx3-ubyte"));
+  const auto labels = readIdxLabels(find(data, "t10k-labels-idx1-ubyte"));
   if (static_cast<std::size_t>(images.count) != labels.size())
     throw InvalidArgument(fmt::format("{} images but {} labels", images.count, labels.size()));
   int n = images.count;
-  if (args.has("limit")) n = std::min(n, std::max(1, args.getInt("limit", n)));
+  if (limit > 0) n = std::min(n, limit);
   if (model.info().input.channels != 1)
     throw InvalidArgument(fmt::format("the IDX images have 1 channel; the model needs {}", model.info().input.channels));
 
   std::vector<OperatingPoint> ops;
   for (const auto& op : model.operatingPoints())
-    if (!args.has("op") || op.name == args.get("op")) ops.push_back(op);
-  if (ops.empty()) throw InvalidArgument(fmt::format("no operating point named '{}'", args.get("op")));
+    if (only.empty() || op.name == only) ops.push_back(op);
+  if (ops.empty()) throw InvalidArgument(fmt::format("no operating point named '{}'", only));
 
   nlohmann::json rows = nlohmann::json::array();
-  Progress progress("eval", static_cast<long>(ops.size()) * n, !args.has("json"));
+  Progress progress("eval", static_cast<long>(ops.size()) * n, !json);
   const std::size_t pixels = static_cast<std::size_t>(images.rows) * images.cols;
   for (const auto& op : ops) {
     model.setSubnet(op.name);
@@ -79,7 +76,7 @@ int runEval(const std::vector<std::string>& argv) {
                     {"difference", op.metrics.accuracy ? nlohmann::json(top1 - *op.metrics.accuracy) : nlohmann::json()}});
   }
   progress.done();
-  if (args.has("json")) {
+  if (json) {
     fmt::print("{}\n", nlohmann::json{{"images", n}, {"operating_points", rows}}.dump(2));
     return 0;
   }

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.hpp"
+#include "cli/command.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
 #include "dyndnn/hw/governor.hpp"
@@ -17,18 +17,6 @@
 
 namespace dyndnn::cli {
 namespace {
-
-constexpr const char* kHelp = R"(usage: dyndnn hw [--json] [--root DIR] [--restore STATEFILE]
-
-Detect the hardware knobs (CPU DVFS, GPU DVFS, core affinity and threads, NVML) and sensors (power, energy,
-CPU load of other processes, temperature) of this machine, their levels and current values, and whether
-this process may change them. Detection only reads; nothing is changed.
-  --json               machine-readable output
-  --root DIR           inspect a copy of /sys and /proc under DIR instead of the real ones
-  --restore STATEFILE  write back the original knob values recorded in STATEFILE by a governor that was
-                       killed (SIGKILL cannot be caught), then remove the file; a missing file means
-                       there is nothing to restore (exit status 0)
-)";
 
 std::string levelText(const hw::Knob& k, std::int64_t v) {
   if (k.unit == "cpumask") return fmt::format("0x{:x}", v);
@@ -123,32 +111,40 @@ void printText(const hw::HardwareReport& r) {
 }  // namespace
 
 int runHw(const std::vector<std::string>& argv) {
-  Args args(argv, {"json", "help"}, {"root", "restore"});
-  if (args.has("help")) {
-    fmt::print("{}", kHelp);
-    return 0;
-  }
-  if (!args.positional().empty()) throw InvalidArgument("dyndnn hw takes no positional arguments (see --help)");
-  if (args.has("restore")) {
-    const std::string file = args.get("restore");
+  Command cmd("hw", "[--json] [--root DIR] [--restore STATEFILE]",
+              "Detect the hardware knobs (CPU DVFS, GPU DVFS, core affinity and threads, NVML) and sensors (power, "
+              "energy, CPU load of other processes, temperature) of this machine, their levels and current values, "
+              "and whether this process may change them. Detection only reads; nothing is changed.");
+  std::string root = "/", file;
+  bool json = false;
+  cmd.addJson(json);
+  cmd->add_option("--root", root, "inspect a copy of /sys and /proc under DIR instead of the real ones")
+      ->type_name("DIR");
+  auto* restore = cmd->add_option("--restore", file,
+                                  "write back the original knob values recorded in STATEFILE by a governor that was "
+                                  "killed (SIGKILL cannot be caught), then remove the file; a missing file means "
+                                  "there is nothing to restore (exit status 0)")
+                      ->type_name("STATEFILE");
+  if (!cmd.parse(argv)) return 0;
+  if (restore->count() > 0) {
     // No file means the governor restored everything itself (or never changed anything): a supervisor's
     // success, not an error.
     if (::access(file.c_str(), F_OK) != 0 && errno == ENOENT) {
-      if (args.has("json"))
+      if (json)
         fmt::print("{}\n", nlohmann::json({{"restored", 0}, {"state_file", file}}).dump());
       else
         fmt::print("nothing to restore: {} does not exist\n", file);
       return 0;
     }
     const int n = hw::restoreFromStateFile(file);
-    if (args.has("json"))
+    if (json)
       fmt::print("{}\n", nlohmann::json({{"restored", n}, {"state_file", file}}).dump());
     else
       fmt::print("restored {} knob file(s) from {}; removed it\n", n, file);
     return 0;
   }
-  const auto report = hw::detectHardware(args.get("root", "/"));
-  if (args.has("json"))
+  const auto report = hw::detectHardware(root);
+  if (json)
     fmt::print("{}\n", toJson(report).dump(2));
   else
     printText(report);

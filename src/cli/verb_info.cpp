@@ -1,21 +1,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.hpp"
+#include "cli/command.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
 
 namespace dyndnn::cli {
 namespace {
 
-constexpr const char* kHelp = R"(usage: dyndnn info FILE [--json] [--graph OP]
-
-Validate a .dyn package (checksum, tensors against the architecture, operating points) and print its
-family, format version, input spec and operating points with config, MACs, params and accuracy.
-  --json       machine-readable output
-  --graph OP   the op graph of operating point OP as this machine runs it: per node the op and its
-               attributes, fused post-ops, inputs, output shape, MACs, layer name and the kernel chosen
-)";
 
 nlohmann::json toJson(const DynamicModel& m) {
   const auto& i = m.info();
@@ -46,18 +38,24 @@ nlohmann::json toJson(const DynamicModel& m) {
 }  // namespace
 
 int runInfo(const std::vector<std::string>& argv) {
-  Args args(argv, {"json", "help"}, {"graph"});
-  if (args.has("help")) {
-    fmt::print("{}", kHelp);
+  Command cmd("info", "FILE [--json] [--graph OP]",
+              "Validate a .dyn package (checksum, tensors against the architecture, operating points) and print its "
+              "family, format version, input spec and operating points with config, MACs, params and accuracy.");
+  std::string file, graph;
+  bool json = false;
+  cmd.addFile(file);
+  cmd.addJson(json);
+  cmd->add_option("--graph", graph,
+                  "the op graph of operating point OP as this machine runs it: per node the op and its attributes, "
+                  "fused post-ops, inputs, output shape, MACs, layer name and the kernel chosen")
+      ->type_name("OP");
+  if (!cmd.parse(argv)) return 0;
+  auto model = DynamicModel::load(file);
+  if (!graph.empty()) {
+    fmt::print("{}", model.describeGraph(graph));
     return 0;
   }
-  if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
-  auto model = DynamicModel::load(args.positional()[0]);
-  if (args.has("graph")) {
-    fmt::print("{}", model.describeGraph(args.get("graph")));
-    return 0;
-  }
-  if (args.has("json")) {
+  if (json) {
     fmt::print("{}\n", toJson(model).dump(2));
     return 0;
   }

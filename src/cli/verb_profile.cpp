@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "cli/args.hpp"
+#include "cli/command.hpp"
 #include "cli/runtime_profiling.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
@@ -15,74 +15,66 @@
 #include "dyndnn/runtime_sim.hpp"
 
 namespace dyndnn::cli {
-namespace {
 
-constexpr const char* kHelp = R"(usage: dyndnn profile FILE [-o PROFILE.json] [--runs N] [--warmup N] [--threads-list 1,2]
-                      [--op NAME]... [--predict] [--data DIR] [--no-resume] [--json]
-
-Measures latency (mean, spread) of every operating point on every hardware state of this machine (thread
-counts through the affinity governor) and power where a sensor is readable, for the runtime manager.
-  -o, --out FILE    profile JSON (default PROFILE.json); saved after every entry, so an interrupted run
-                    resumes where it stopped (unless --no-resume)
-  --runs N          timed runs per entry (default 30); --warmup N untimed runs first (default 5)
-  --threads-list L  comma-separated thread counts (default: 1 .. usable CPUs)
-  --predict         measure only the largest thread count fully and every other operating point on the
-                    others; fit latency from MACs (least squares) for the rest, and report the error on
-                    measured entries held out of the fit
-  --json            print the profile as JSON on stdout (no progress bar; messages go to stderr)
-  --data DIR        IDX test images as input (default /usr/share/datasets/fashion-mnist for 1-channel models)
-  --governor G      affinity (default: this machine's thread counts), or a SIMULATED platform:
-                    simulated:xavier-nx (CPU, 1/2/4/6 threads), simulated:xavier-nx-gpu, simulated:odroid-xu3
-                    (A7 and A15 clusters, 1-4 threads), simulated:jetson-nano (A57 cluster, 1-4 threads, and
-                    the GPU): each operating point is measured here on one thread and
-                    scaled by the platform model to every frequency x thread count (labelled SIMULATED)
-)";
-
-}  // namespace
-
-int runProfile(const std::vector<std::string>& argv_in) {
-  std::vector<std::string> argv = argv_in;
-  for (auto& a : argv)
-    if (a == "-o") a = "--out";
-  Args args(argv, {"help", "predict", "no-resume", "json"}, {"out", "runs", "warmup", "threads-list", "op", "data", "governor"});
-  if (args.has("help")) {
-    fmt::print("{}", kHelp);
-    return 0;
-  }
-  if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
-  const bool json = args.has("json");
-  const std::string out = args.get("out", "PROFILE.json");
-  ModelOptions mo;
-  auto model = DynamicModel::load(args.positional()[0], mo);
-  auto governor = hw::makeAffinityGovernor();
+int runProfile(const std::vector<std::string>& argv) {
+  Command cmd("profile",
+              "FILE [-o PROFILE.json] [--runs N] [--warmup N] [--threads-list 1,2] [--op NAME]... [--predict]\n"
+              "                      [--data DIR] [--governor G] [--no-resume] [--json]",
+              "Measures latency (mean, spread) of every operating point on every hardware state of this machine "
+              "(thread counts through the affinity governor) and power where a sensor is readable, for the runtime "
+              "manager.");
+  std::string file, out = "PROFILE.json", data = "/usr/share/datasets/fashion-mnist", gname = "affinity";
+  std::vector<int> threads_list;
+  bool predict = false, no_resume = false, json = false;
   ProfilingOptions po;
-  po.runs = args.getInt("runs", 30);
-  po.warmup = args.getInt("warmup", 5);
+  po.runs = 30;
+  po.warmup = 5;
+  cmd.addFile(file);
+  cmd->add_option("-o,--out", out,
+                  "profile JSON; saved after every entry, so an interrupted run resumes where it stopped (unless "
+                  "--no-resume)")
+      ->type_name("FILE")
+      ->capture_default_str();
+  cmd->add_option("--runs", po.runs, "timed runs per entry")->type_name("N")->check(positive())
+      ->capture_default_str();
+  cmd->add_option("--warmup", po.warmup, "untimed runs first")->type_name("N")->check(nonNegative())
+      ->capture_default_str();
+  cmd->add_option("--threads-list", threads_list, "comma-separated thread counts (default: 1 .. usable CPUs)")
+      ->type_name("L")
+      ->delimiter(',')
+      ->check(inRange(1, 4096));
+  cmd->add_option("--op", po.ops, "only this operating point (repeatable; default: all)")->type_name("NAME");
+  cmd->add_flag("--predict", predict,
+                "measure only the largest thread count fully and every other operating point on the others; fit "
+                "latency from MACs (least squares) for the rest, and report the error on measured entries held out "
+                "of the fit");
+  cmd->add_flag("--no-resume", no_resume, "start afresh even if the profile file exists");
+  cmd->add_option("--data", data, "IDX test images as input for 1-channel models")->type_name("DIR")
+      ->capture_default_str();
+  cmd->add_option("--governor", gname,
+                  "affinity (this machine's thread counts), or a SIMULATED platform: simulated:xavier-nx (CPU, "
+                  "1/2/4/6 threads), simulated:xavier-nx-gpu, simulated:odroid-xu3 (A7 and A15 clusters, 1-4 "
+                  "threads), simulated:jetson-nano (A57 cluster, 1-4 threads, and the GPU): each operating point is "
+                  "measured here on one thread and scaled by the platform model to every frequency x thread count "
+                  "(labelled SIMULATED)")
+      ->type_name("G")
+      ->capture_default_str();
+  cmd->add_flag("--json", json, "print the profile as JSON on stdout (no progress bar; messages go to stderr)");
+  if (!cmd.parse(argv)) return 0;
+  ModelOptions mo;
+  auto model = DynamicModel::load(file, mo);
+  auto governor = hw::makeAffinityGovernor();
   po.checkpoint_path = out;
-  if (args.has("op")) po.ops = {args.get("op")};
   auto all_states = threadStates(*governor);
-  if (args.has("threads-list")) {
+  if (!threads_list.empty()) {
     all_states.clear();
-    std::string list = args.get("threads-list");
-    std::size_t pos = 0;
-    while (pos <= list.size()) {
-      const auto comma = list.find(',', pos);
-      const std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-      try {
-        all_states.push_back({{"threads", std::stoi(item)}});
-      } catch (const std::exception&) {
-        throw InvalidArgument(fmt::format("--threads-list: '{}' is not a number (e.g. 1,2)", item));
-      }
-      if (comma == std::string::npos) break;
-      pos = comma + 1;
-    }
+    for (int t : threads_list) all_states.push_back({{"threads", t}});
   }
   std::shared_ptr<hw::PowerSensor> sensor;
   auto sensors = hw::detectPowerSensors();
   if (!sensors.empty()) sensor = std::move(sensors.front());
-  const Frames frames = loadFrames(model, args.get("data", "/usr/share/datasets/fashion-mnist"), 2000);
+  const Frames frames = loadFrames(model, data, 2000);
 
-  const std::string gname = args.get("governor", "affinity");
   if (gname.rfind("simulated:", 0) == 0) {
     hw::PlatformProfile platform;
     std::vector<runtime::sim::Placement> placements;
@@ -109,7 +101,7 @@ int runProfile(const std::vector<std::string>& argv_in) {
     std::vector<runtime::sim::SimOp> ops;
     for (const auto& e : here.entries) ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms});
     auto sim = runtime::sim::simulatedProfile(platform, ops, placements);
-    sim.model = args.positional()[0];
+    sim.model = file;
     sim.device += " (one-thread latencies measured on this machine, scaled by the platform model; " +
                   platform.provenance + ")";
     governor->restore();
@@ -125,22 +117,22 @@ int runProfile(const std::vector<std::string>& argv_in) {
     throw InvalidArgument(fmt::format("--governor: '{}' is not affinity or simulated:PLATFORM (see --help)", gname));
 
   runtime::Profile profile;
-  if (!args.has("no-resume") && std::filesystem::exists(out)) {
+  if (!no_resume && std::filesystem::exists(out)) {
     profile = runtime::Profile::load(out);
-    if (profile.model != args.positional()[0])
+    if (profile.model != file)
       throw InvalidArgument(fmt::format("{} profiles {}, not {}; pass another -o or --no-resume", out, profile.model,
-                                        args.positional()[0]));
+                                        file));
     fmt::print(stderr, "profile: resuming {} ({} entries measured)\n", out, profile.entries.size());
     profile.entries.erase(std::remove_if(profile.entries.begin(), profile.entries.end(),
                                          [](const runtime::ProfileEntry& e) { return e.predicted; }),
                           profile.entries.end());
   }
-  profile.model = args.positional()[0];
+  profile.model = file;
   profile.device = fmt::format("this machine ({} usable CPUs), {}", hw::detectCpuTopology().online.size(),
                                sensor ? "power from " + sensor->info().name : "no readable power sensor");
   profile.simulated = false;
 
-  if (!args.has("predict")) {
+  if (!predict) {
     po.states = all_states;
     measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !json);
   } else {

@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/args.hpp"
+#include "cli/command.hpp"
 #include "cli/runtime_profiling.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
@@ -26,24 +26,6 @@
 
 namespace dyndnn::cli {
 namespace {
-
-constexpr const char* kHelp = R"(usage: dyndnn run FILE --target-ms T [--min-acc A] [--power-w P] [--objective most-accuracy|least-energy]
-                  [--frames N] [--trace OUT.json] [--profile PROFILE.json] [--policy dyndnn|fixed:OP|hill-climb]
-                  [--budget-at FRAME:MS]... [--competitor FROM:TO] [--data DIR] [--json]
-
-Runs the runtime manager on the model's own test frames (IDX test set for 1-channel models, random input
-otherwise): before every frame it picks the operating point and the thread count, then times the frame.
-  --target-ms T     per-frame latency budget; --min-acc A top-1 floor (%); --power-w P power cap
-  --frames N        frames to run (default 1000)
-  --profile P       profile from `dyndnn profile` (default: a quick one measured now, 10 runs per entry)
-  --policy          dyndnn (default), fixed:OP[/THREADS] (that op, on all cores unless THREADS is given),
-                    hill-climb (Dynamic-OFA's, all cores)
-  --budget-at F:MS  from frame F on, the budget is MS (repeatable as a comma list: 300:20,600:15)
-  --competitor A:B  from frame A to B a busy-loop process pinned to the last CPU competes (contention test)
-  --trace OUT.json  every frame's decision, reason, latency and slowdown estimate
-  --slowdown M      per-threads (default: one estimator per thread count, re-probed when stale) or global
-                    (one factor for everything, as ALERT)
-)";
 
 std::vector<std::pair<std::uint64_t, double>> parsePairs(const std::string& text, const char* flag) {
   std::vector<std::pair<std::uint64_t, double>> out;
@@ -95,57 +77,86 @@ class Competitor {
 }  // namespace
 
 int runRun(const std::vector<std::string>& argv) {
-  Args args(argv, {"help", "json"},
-            {"target-ms", "min-acc", "power-w", "objective", "frames", "trace", "profile", "policy", "budget-at",
-             "competitor", "data", "fps", "slowdown"});
-  if (args.has("help")) {
-    fmt::print("{}", kHelp);
-    return 0;
-  }
-  if (args.positional().size() != 1) throw InvalidArgument("expected exactly one FILE (see --help)");
-  auto number = [&](const char* name) -> std::optional<double> {
-    if (!args.has(name)) return std::nullopt;
-    try {
-      return std::stod(args.get(name));
-    } catch (const std::exception&) {
-      throw InvalidArgument(fmt::format("--{}: '{}' is not a number", name, args.get(name)));
-    }
-  };
+  Command cmd("run",
+              "FILE --target-ms T [--min-acc A] [--power-w P] [--objective most-accuracy|least-energy]\n"
+              "                  [--frames N] [--trace OUT.json] [--profile PROFILE.json] [--policy dyndnn|fixed:OP|hill-climb]\n"
+              "                  [--budget-at FRAME:MS]... [--competitor FROM:TO] [--data DIR] [--json]",
+              "Runs the runtime manager on the model's own test frames (IDX test set for 1-channel models, random "
+              "input otherwise): before every frame it picks the operating point and the thread count, then times "
+              "the frame.");
+  std::string file, objective = "most-accuracy", trace_path, profile_path, pname = "dyndnn", budget_at, competitor_at,
+                    data = "/usr/share/datasets/fashion-mnist", slowdown = "per-threads";
+  double latency_ms = 0, fps = 0, min_acc = 0, power_w = 0;
+  int frames_n = 1000;
+  bool json = false;
+  cmd.addFile(file);
+  auto* o_latency = cmd->add_option("--target-ms", latency_ms, "per-frame latency budget (ms)")->type_name("T");
+  auto* o_fps = cmd->add_option("--fps", fps, "frame-rate target instead of --target-ms (budget 1000/F ms)")
+                    ->type_name("F");
+  auto* o_acc = cmd->add_option("--min-acc", min_acc, "top-1 floor (%)")->type_name("A");
+  auto* o_power = cmd->add_option("--power-w", power_w, "power cap (W)")->type_name("P");
+  cmd->add_option("--objective", objective, "most-accuracy (within the budget and floors) or least-energy")
+      ->type_name("O")
+      ->check(oneOf({"most-accuracy", "least-energy"}))
+      ->capture_default_str();
+  cmd->add_option("--frames", frames_n, "frames to run")->type_name("N")->check(positive())
+      ->capture_default_str();
+  cmd->add_option("--profile", profile_path, "profile from `dyndnn profile` (default: a quick one measured now, "
+                                              "10 runs per entry)")
+      ->type_name("PROFILE.json");
+  cmd->add_option("--policy", pname,
+                  "dyndnn, fixed:OP[/THREADS] (that op, on all cores unless THREADS is given), hill-climb "
+                  "(Dynamic-OFA's, all cores)")
+      ->type_name("P")
+      ->capture_default_str();
+  cmd->add_option("--budget-at", budget_at, "from frame F on, the budget is MS (a comma list: 300:20,600:15)")
+      ->type_name("F:MS");
+  cmd->add_option("--competitor", competitor_at,
+                  "from frame A to B a busy-loop process pinned to the last CPU competes (contention test; a comma "
+                  "list of spans)")
+      ->type_name("A:B");
+  cmd->add_option("--trace", trace_path, "write every frame's decision, reason, latency and slowdown estimate")
+      ->type_name("OUT.json");
+  cmd->add_option("--slowdown", slowdown,
+                  "per-threads (one estimator per thread count, re-probed when stale) or global (one factor for "
+                  "everything, as ALERT)")
+      ->type_name("M")
+      ->check(oneOf({"per-threads", "global"}))
+      ->capture_default_str();
+  cmd->add_option("--data", data, "IDX test images as the frames of 1-channel models")->type_name("DIR")
+      ->capture_default_str();
+  cmd.addJson(json);
+  if (!cmd.parse(argv)) return 0;
+  auto given = [](CLI::Option* o, double v) { return o->count() ? std::optional<double>(v) : std::nullopt; };
   runtime::Target target;
-  target.latency_ms = number("target-ms");
-  target.fps = number("fps");
-  target.min_accuracy = number("min-acc");
-  target.power_w = number("power-w");
-  const std::string objective = args.get("objective", "most-accuracy");
+  target.latency_ms = given(o_latency, latency_ms);
+  target.fps = given(o_fps, fps);
+  target.min_accuracy = given(o_acc, min_acc);
+  target.power_w = given(o_power, power_w);
   if (objective == "least-energy") target.objective = runtime::Objective::LeastEnergy;
-  else if (objective != "most-accuracy")
-    throw InvalidArgument(fmt::format("--objective: '{}' is neither most-accuracy nor least-energy", objective));
   target.validate();
-  if (!target.budgetMs()) throw InvalidArgument("--target-ms (or --fps) is required (see --help)");
-  const int frames_n = args.getInt("frames", 1000);
-  if (frames_n < 1) throw InvalidArgument("--frames must be >= 1");
-  const auto budget_changes = parsePairs(args.get("budget-at"), "--budget-at");
-  const auto competitor_span = parsePairs(args.get("competitor"), "--competitor");
+  if (!target.budgetMs()) throw InvalidArgument("--target-ms (or --fps) is required (see dyndnn run --help)");
+  const auto budget_changes = parsePairs(budget_at, "--budget-at");
+  const auto competitor_span = parsePairs(competitor_at, "--competitor");
 
-  const std::string pname = args.get("policy", "dyndnn");
   if (pname != "dyndnn" && pname != "hill-climb" && pname.rfind("fixed:", 0) != 0)
     throw InvalidArgument(fmt::format("--policy: '{}' is not dyndnn, fixed:OP or hill-climb", pname));
-  auto model = DynamicModel::load(args.positional()[0], {});
+  auto model = DynamicModel::load(file, {});
   std::shared_ptr<hw::Governor> governor = hw::makeAffinityGovernor();
   std::shared_ptr<hw::PowerSensor> sensor;
   if (auto s = hw::detectPowerSensors(); !s.empty()) sensor = std::move(s.front());
-  const Frames frames = loadFrames(model, args.get("data", "/usr/share/datasets/fashion-mnist"), 10000);
+  const Frames frames = loadFrames(model, data, 10000);
 
   runtime::Profile profile;
-  if (args.has("profile")) {
-    profile = runtime::Profile::load(args.get("profile"));
+  if (!profile_path.empty()) {
+    profile = runtime::Profile::load(profile_path);
   } else {
     ProfilingOptions po;
     po.runs = 10;
     po.warmup = 3;
     po.states = threadStates(*governor);
-    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !args.has("json"));
-    profile.model = args.positional()[0];
+    measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !json);
+    profile.model = file;
     profile.device = "this machine (quick profile)";
   }
   const auto states = profile.hardwareStates();
@@ -170,9 +181,6 @@ int runRun(const std::vector<std::string>& argv) {
   }
   else throw InvalidArgument(fmt::format("--policy: '{}' is not dyndnn, fixed:OP or hill-climb", pname));
 
-  const std::string slowdown = args.get("slowdown", "per-threads");
-  if (slowdown != "per-threads" && slowdown != "global")
-    throw InvalidArgument(fmt::format("--slowdown: '{}' is neither per-threads nor global", slowdown));
   ManagedModel managed(model, profile, governor, sensor, std::move(policy));
   managed.manager().keepTrace(true, static_cast<std::size_t>(frames_n));  // the whole run goes into --trace
   managed.manager().setSlowdownPerThreads(slowdown == "per-threads");
@@ -184,7 +192,7 @@ int runRun(const std::vector<std::string>& argv) {
   std::map<std::string, int> usage;
   int correct = 0, labelled = 0;
   auto last_draw = std::chrono::steady_clock::now();
-  const bool live = !args.has("json") && isatty(STDERR_FILENO);
+  const bool live = !json && isatty(STDERR_FILENO);
   for (int i = 0; i < frames_n; ++i) {
     for (const auto& [at, ms] : budget_changes)
       if (static_cast<int>(at) == i) {
@@ -217,7 +225,7 @@ int runRun(const std::vector<std::string>& argv) {
   if (live) fmt::print(stderr, "\n");
   governor->restore();
   const auto st = managed.manager().stats();
-  if (args.has("trace")) managed.manager().writeTrace(args.get("trace"));
+  if (!trace_path.empty()) managed.manager().writeTrace(trace_path);
   double lat = 0, acc = 0;
   const auto trace = managed.manager().trace();
   for (const auto& r : trace) {
@@ -233,7 +241,7 @@ int runRun(const std::vector<std::string>& argv) {
   if (labelled) summary["measured_top1"] = 100.0 * correct / labelled;
   if (sensor) summary["energy_j"] = st.energy_j;
   summary["usage"] = usage;
-  if (args.has("json")) {
+  if (json) {
     fmt::print("{}\n", summary.dump(2));
     return 0;
   }

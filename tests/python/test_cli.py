@@ -124,10 +124,18 @@ def test_truncated_and_bit_flipped_packages(cli, fixture_dir, tmp_path):
 
 def test_usage_errors(cli, fixture_dir):
     path = os.path.join(fixture_dir, "fmnist.dyn")
-    check_fails_cleanly(run(cli, "info"), "exactly one FILE")
-    check_fails_cleanly(run(cli, "info", path, "--bogus"), "unknown option --bogus")
+    check_fails_cleanly(run(cli, "info"), "FILE is required", "see dyndnn info --help")
+    check_fails_cleanly(run(cli, "info", path, "--bogus"), "not expected: --bogus")
     check_fails_cleanly(run(cli, "infer", path, "--op", "missing"), "no operating point named 'missing'")
     check_fails_cleanly(run(cli, "infer", path, "--config", '{"ks": 9, "e": 3, "d": 2, "r": 28}'), "'ks'[0] = 9")
     check_fails_cleanly(run(cli, "infer", path, "--image", "/nonexistent.pgm"), "cannot open")
     check_fails_cleanly(run(cli, "frobnicate"), "unknown verb")
+    check_fails_cleanly(run(cli, "bench", path, "--threads", "0"), "--threads: must be in 1..4096, not 0")
+    check_fails_cleanly(run(cli, "bench", path, "--runs", "-3"), "--runs: must be > 0, not -3")
+    check_fails_cleanly(run(cli, "bench", path, "--runs", "many"), "--runs: 'many' is not a number")
+    check_fails_cleanly(run(cli, "infer", path, "--op", "level0", "--config", "{}"), "--op excludes --config")
+    check_fails_cleanly(run(cli, "eval", path), "--data is required")
+    check_fails_cleanly(run(cli, "info", path, "--graph"), "--graph: 1 required OP missing")
+    check_fails_cleanly(run(cli, "hw", "extra"), "not expected: extra")
     assert run(cli, "info", "--help").returncode == 0
+    assert run(cli, "bench", path, "--runs=2", "--warmup=0", "--json").returncode == 0  # --key=value works too
