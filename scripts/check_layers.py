@@ -1,32 +1,119 @@
-#!/usr/bin/env python3
-"""Fails when an #include in src/ points against the layer order (format -> engine/graph -> nn -> engine -> api):
-the lower layers must not reach the DynamicModel facade, the runtime manager or the hardware layer, format must
-not know families or the engine, and the engine must not know families (only nn/ lowers them to the graph).
-Usage: check_layers.py [SOURCE_DIR]"""
+#!/usr/bin/python3
+"""Check that every #include in the library goes with the direction of its layers (../shared/ARCHITECTURE.md).
+
+    types -> format -> graph -> nn, engine ;  types -> hw -> runtime ;  all of them -> api
+
+A layer may include itself and the layers it depends on, never one below it: `runtime/` knows nothing of
+DynamicModel, `format/` nothing of the engine, `engine/` nothing of a model family. Outside the library (the CLI,
+the Python binding, examples, benchmarks) only the public headers (`include/dyndnn/`) and the part's own files may
+be included. Tests may include anything. Prints every include against the direction, with the file and line, and
+exits 1 when there is one.
+
+Usage: /usr/bin/python3 scripts/check_layers.py [SOURCE_DIR]  (CTest: layers.include_direction)
+"""
 import os
 import re
 import sys
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-FACADE = ("dyndnn/model.hpp", "dyndnn/dyndnn.hpp", "dyndnn/runtime.hpp", "dyndnn/managed_model.hpp",
-          "dyndnn/profiling.hpp", "dyndnn/runtime_sim.hpp", "dyndnn/hw/", "runtime/", "hw/", "api/", "cli/")
-FORBIDDEN = {
-    "format": FACADE + ("nn/", "engine/"),
-    "nn": FACADE,
-    "engine": FACADE + ("nn/",),
+# Which layer a file (or an included path) belongs to: the first matching prefix wins.
+LAYER_OF = [
+    ("include/dyndnn/hw/", "hw"),
+    ("include/dyndnn/error.hpp", "types"),
+    ("include/dyndnn/types.hpp", "types"),
+    ("include/dyndnn/subnet_config.hpp", "types"),
+    ("include/dyndnn/version.hpp", "types"),
+    ("include/dyndnn/idx_dataset.hpp", "format"),
+    ("include/dyndnn/estimators.hpp", "runtime"),
+    ("include/dyndnn/runtime.hpp", "runtime"),
+    ("include/dyndnn/runtime_sim.hpp", "runtime"),
+    ("include/dyndnn/", "api"),  # model, managed_model, profiling and the umbrella header
+    ("src/api/version.cpp", "types"),  # (subnet_config.cpp is api: its JSON form is the package's)
+    ("src/format/", "format"),
+    ("src/engine/graph.", "graph"),
+    ("src/engine/", "engine"),
+    ("src/nn/", "nn"),
+    ("src/hw/", "hw"),
+    ("src/runtime/", "runtime"),
+    ("src/api/", "api"),
+    ("src/cli/", "cli"),
+    ("bindings/", "bindings"),
+    ("examples/", "examples"),
+    ("benchmarks/", "benchmarks"),
+]
+
+LIBRARY = {"types", "format", "graph", "nn", "engine", "hw", "runtime", "api"}
+PUBLIC = {"types", "format", "hw", "runtime", "api"}  # what include/dyndnn/ holds
+ALLOWED = {
+    "types": {"types"},
+    "format": {"types", "format"},
+    "graph": {"types", "graph"},
+    "nn": {"types", "format", "graph", "nn"},
+    "engine": {"types", "format", "graph", "engine"},
+    "hw": {"types", "hw"},
+    "runtime": {"types", "hw", "runtime"},
+    "api": LIBRARY,
+    "cli": PUBLIC | {"cli", "benchmarks"},  # `dyndnn bench` shares benchmarks/bench_stats.hpp
+    "bindings": PUBLIC | {"bindings"},
+    "examples": PUBLIC | {"examples"},
+    "benchmarks": PUBLIC | {"benchmarks"},
 }
+SCANNED = ("include/", "src/", "bindings/", "examples/", "benchmarks/")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
-bad = []
-for layer, forbidden in FORBIDDEN.items():
-    folder = os.path.join(ROOT, "src", layer)
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                m = INCLUDE.match(line)
-                if m and m.group(1).startswith(forbidden):
-                    bad.append(f"src/{layer}/{name}:{number}: includes \"{m.group(1)}\", which is above the {layer} "
-                               f"layer; move what it needs down (e.g. value types to dyndnn/types.hpp)")
-print("\n".join(bad) if bad else f"include direction ok ({', '.join(FORBIDDEN)})")
-sys.exit(1 if bad else 0)
+
+def layer_of(path):
+    for prefix, layer in LAYER_OF:
+        if path.startswith(prefix):
+            return layer
+    return None
+
+
+def resolve(included, including_path, root):
+    """The repository path an #include "..." names: the public headers, src/, or next to the including file."""
+    for candidate in (f"include/{included}", f"src/{included}",
+                      os.path.normpath(os.path.join(os.path.dirname(including_path), included)),
+                      f"benchmarks/{included}"):
+        if os.path.exists(os.path.join(root, candidate)):
+            return candidate
+    return None
+
+
+def violations(root):
+    found = []
+    for top in SCANNED:
+        for directory, _, files in os.walk(os.path.join(root, top)):
+            for name in sorted(files):
+                if not name.endswith((".hpp", ".cpp", ".h", ".cc")):
+                    continue
+                path = os.path.relpath(os.path.join(directory, name), root)
+                own = layer_of(path)
+                if own is None:
+                    continue
+                with open(os.path.join(root, path), encoding="utf-8") as f:
+                    for lineno, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        target = resolve(m.group(1), path, root)
+                        theirs = layer_of(target) if target else None
+                        if theirs is not None and theirs not in ALLOWED[own]:
+                            found.append(f"{path}:{lineno}: {own} includes {m.group(1)} ({theirs}); "
+                                         f"{own} may use only {', '.join(sorted(ALLOWED[own]))}")
+    return found
+
+
+def main(argv):
+    root = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    found = violations(root)
+    for v in found:
+        print(v)
+    if found:
+        print(f"check_layers: {len(found)} include(s) against the layer direction (see the docstring of "
+              f"scripts/check_layers.py and ../shared/ARCHITECTURE.md)")
+        return 1
+    print("check_layers: every include goes with the layer direction")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
