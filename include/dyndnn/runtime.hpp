@@ -262,7 +262,6 @@ class RuntimeManager {
   /// Validates (InvalidArgument) and resumes a suspended manager.
   void setTarget(const Target& target);
   Target target() const;
-  void setPolicy(std::unique_ptr<Policy> policy);
   /// Manual control: decisions stop until setTarget() is called again.
   void suspend();
   bool suspended() const;
@@ -285,12 +284,11 @@ class RuntimeManager {
   void setSlowdownPerThreads(bool on, int stale_frames = 30);
   /// Arbiter restriction (knobs fixed to levels for this model); an empty state lifts it.
   void restrict(const HardwareState& granted);
-  HardwareState restriction() const;
   /// What the manager's own policy would choose under `granted`, ignoring hysteresis (for the arbiter).
   Decision evaluate(const HardwareState& granted) const;
-  const Profile& profile() const { return profile_; }
+  const Profile& profile() const;
+  /// Counters, the current choice and its slowdown estimate (a copy, taken under the manager's lock).
   ManagerStats stats() const;
-  const SlowdownEstimator& estimator() const { return estimator_; }
   /// Called after every frame (outside the lock is not guaranteed: do not call back into the manager).
   void onFrame(std::function<void(const FrameRecord&)> callback);
   /// Keep the newest `max_records` FrameRecords for trace()/writeTrace() (default on, 1,000 frames: about 0.5 MB,
@@ -303,45 +301,8 @@ class RuntimeManager {
   void writeTrace(const std::string& path) const;
 
  private:
-  mutable std::mutex mutex_;
-  Profile profile_;
-  Target target_;
-  std::unique_ptr<Policy> policy_;
-  SlowdownEstimator estimator_;
-  PolicyContext ctx_;
-  Decision last_;
-  bool suspended_ = false, keep_trace_ = true;
-  std::size_t max_records_ = kDefaultTraceFrames;
-  ManagerStats stats_;
-  // The newest max_records_ frames, a ring whose slots are overwritten in place (a steady frame allocates
-  // nothing); trace_start_ is the oldest.
-  std::vector<FrameRecord> trace_;
-  std::size_t trace_start_ = 0;
-  FrameRecord record_;  // the frame being recorded when no trace is kept; the callback's copy otherwise
-  std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
-  bool per_threads_ = false;
-  int stale_frames_ = 30;
-  std::map<std::int64_t, SlowdownEstimator> group_;
-  std::map<std::int64_t, std::uint64_t> group_seen_;
-  // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
-  // count), and its quantile at the target's confidence.
-  static constexpr std::size_t kTailFrames = 40;
-  struct TailWindow {
-    LatencyWindow ratios{kTailFrames};
-    double quantile = 0;
-    void push(double ratio, double confidence);
-    void clear() {
-      ratios.clear();
-      quantile = 0;
-    }
-  };
-  std::map<std::int64_t, TailWindow> tail_;
-  double tailRatioFor(const HardwareState& hw) const;
-  std::pair<double, double> slowdownFor(const HardwareState& hw) const;
-  bool slowdownFresh(const HardwareState& hw) const;
-  std::int64_t groupKey(const HardwareState& hw) const;  // thread count when per thread count, else 0
-  FrameRecord& nextRecord();
-  std::vector<FrameRecord> traceLocked() const;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// One arbiter per process: hardware knobs are shared (frequency is per cluster, cores are finite), so models
@@ -384,8 +345,6 @@ class HardwareArbiter {
   /// The model finished its frame: its hardware needs lapse until its next decide().
   void done(int id);
   void done(const std::string& name);
-  /// decide() for every model (a batch step for callers that run all models in lock step).
-  std::map<int, Decision> decideAll();
   HardwareState granted(int id) const;
   /// The placement granted to the model registered as `name` (InvalidArgument when there is none).
   HardwareState granted(const std::string& name) const;

@@ -156,13 +156,6 @@ void HardwareArbiter::done(int id) {
   if (auto it = needs_.find(id); it != needs_.end()) it->second.running = false;
 }
 
-std::map<int, Decision> HardwareArbiter::decideAll() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::map<int, Decision> out;
-  for (const auto& [id, m] : models_) out[id] = decideLocked(id);
-  return out;
-}
-
 Decision HardwareArbiter::decideLocked(int id) {
   auto it = models_.find(id);
   if (it == models_.end()) throw InvalidArgument(fmt::format("hardware arbiter: no model with id {}", id));

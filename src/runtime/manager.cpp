@@ -3,19 +3,83 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dyndnn/error.hpp"
+#include "dyndnn/estimators.hpp"
 #include "dyndnn/runtime.hpp"
 #include "runtime/assign_in_place.hpp"
 #include "runtime/json_io.hpp"
 
 namespace dyndnn::runtime {
 
-RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy)
+// Everything the manager holds, behind the public class (which forwards): the header shows no state, so it can
+// grow (estimators per thread count, tail windows) without changing the ABI or what a user sees.
+struct RuntimeManager::Impl {
+  Impl(Profile profile, Target target, std::unique_ptr<Policy> policy);
+  void setTarget(const Target& target);
+  Target target() const;
+  void suspend();
+  bool suspended() const;
+  void restrict(const HardwareState& granted);
+  Decision before(const KnobFloor* floors, std::size_t count);
+  void after(double latency_ms, double energy_j, double utilisation);
+  void setSlowdownPerThreads(bool on, int stale_frames);
+  Decision evaluate(const HardwareState& granted) const;
+  ManagerStats stats() const;
+  void onFrame(std::function<void(const FrameRecord&)> callback);
+  void keepTrace(bool on, std::size_t max_records);
+  std::vector<FrameRecord> trace() const;
+  void writeTrace(const std::string& path) const;
+
+  mutable std::mutex mutex_;
+  Profile profile_;
+  Target target_;
+  std::unique_ptr<Policy> policy_;
+  SlowdownEstimator estimator_;
+  PolicyContext ctx_;
+  Decision last_;
+  bool suspended_ = false, keep_trace_ = true;
+  std::size_t max_records_ = kDefaultTraceFrames;
+  ManagerStats stats_;
+  // The newest max_records_ frames, a ring whose slots are overwritten in place (a steady frame allocates
+  // nothing); trace_start_ is the oldest.
+  std::vector<FrameRecord> trace_;
+  std::size_t trace_start_ = 0;
+  FrameRecord record_;  // the frame being recorded when no trace is kept; the callback's copy otherwise
+  std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
+  bool per_threads_ = false;
+  int stale_frames_ = 30;
+  std::map<std::int64_t, SlowdownEstimator> group_;
+  std::map<std::int64_t, std::uint64_t> group_seen_;
+  // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
+  // count), and its quantile at the target's confidence.
+  static constexpr std::size_t kTailFrames = 40;
+  struct TailWindow {
+    LatencyWindow ratios{kTailFrames};
+    double quantile = 0;
+    void push(double ratio, double confidence);
+    void clear() {
+      ratios.clear();
+      quantile = 0;
+    }
+  };
+  std::map<std::int64_t, TailWindow> tail_;
+  double tailRatioFor(const HardwareState& hw) const;
+  std::pair<double, double> slowdownFor(const HardwareState& hw) const;
+  bool slowdownFresh(const HardwareState& hw) const;
+  std::int64_t groupKey(const HardwareState& hw) const;  // thread count when per thread count, else 0
+  FrameRecord& nextRecord();
+  std::vector<FrameRecord> traceLocked() const;
+};
+
+RuntimeManager::Impl::Impl(Profile profile, Target target, std::unique_ptr<Policy> policy)
     : profile_(std::move(profile)), target_(std::move(target)), policy_(std::move(policy)) {
   if (profile_.entries.empty()) throw InvalidArgument("runtime manager: the profile has no entries; run `dyndnn profile`");
   target_.validate();
@@ -27,9 +91,7 @@ RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<P
   stats_.policy = policy_->name();
 }
 
-RuntimeManager::~RuntimeManager() = default;
-
-void RuntimeManager::setTarget(const Target& target) {
+void RuntimeManager::Impl::setTarget(const Target& target) {
   target.validate();
   std::lock_guard<std::mutex> lock(mutex_);
   target_ = target;
@@ -37,29 +99,22 @@ void RuntimeManager::setTarget(const Target& target) {
   ctx_.frames_since_switch = 1u << 30;  // a new target may switch at once
 }
 
-Target RuntimeManager::target() const {
+Target RuntimeManager::Impl::target() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return target_;
 }
 
-void RuntimeManager::setPolicy(std::unique_ptr<Policy> policy) {
-  if (!policy) throw InvalidArgument("runtime manager: setPolicy(nullptr)");
-  std::lock_guard<std::mutex> lock(mutex_);
-  policy_ = std::move(policy);
-  stats_.policy = policy_->name();
-}
-
-void RuntimeManager::suspend() {
+void RuntimeManager::Impl::suspend() {
   std::lock_guard<std::mutex> lock(mutex_);
   suspended_ = true;
 }
 
-bool RuntimeManager::suspended() const {
+bool RuntimeManager::Impl::suspended() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return suspended_;
 }
 
-void RuntimeManager::restrict(const HardwareState& granted) {
+void RuntimeManager::Impl::restrict(const HardwareState& granted) {
   std::lock_guard<std::mutex> lock(mutex_);
   ctx_.granted = granted;
   ctx_.fixed_knobs.clear();
@@ -71,9 +126,7 @@ const std::string& Decision::reasonText() const {
   return reason ? *reason : none;
 }
 
-Decision RuntimeManager::before() { return before(nullptr, 0); }
-
-Decision RuntimeManager::before(const KnobFloor* floors, std::size_t count) {
+Decision RuntimeManager::Impl::before(const KnobFloor* floors, std::size_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   ctx_.floors = floors;
   ctx_.floor_count = count;
@@ -93,7 +146,7 @@ Decision RuntimeManager::before(const KnobFloor* floors, std::size_t count) {
   return d;
 }
 
-void RuntimeManager::after(double latency_ms, double energy_j, double utilisation) {
+void RuntimeManager::Impl::after(double latency_ms, double energy_j, double utilisation) {
   std::shared_ptr<const std::function<void(const FrameRecord&)>> cb;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -169,7 +222,7 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
   if (cb) (*cb)(record_);
 }
 
-FrameRecord& RuntimeManager::nextRecord() {
+FrameRecord& RuntimeManager::Impl::nextRecord() {
   if (!keep_trace_ || max_records_ == 0) return record_;
   if (trace_.size() < max_records_) return trace_.emplace_back();
   FrameRecord& oldest = trace_[trace_start_];
@@ -177,27 +230,27 @@ FrameRecord& RuntimeManager::nextRecord() {
   return oldest;
 }
 
-std::vector<FrameRecord> RuntimeManager::traceLocked() const {
+std::vector<FrameRecord> RuntimeManager::Impl::traceLocked() const {
   std::vector<FrameRecord> out;
   out.reserve(trace_.size());
   for (std::size_t i = 0; i < trace_.size(); ++i) out.push_back(trace_[(trace_start_ + i) % trace_.size()]);
   return out;
 }
 
-ManagerStats RuntimeManager::stats() const {
+ManagerStats RuntimeManager::Impl::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   ManagerStats s = stats_;
   s.suspended = suspended_;
   return s;
 }
 
-void RuntimeManager::onFrame(std::function<void(const FrameRecord&)> callback) {
+void RuntimeManager::Impl::onFrame(std::function<void(const FrameRecord&)> callback) {
   auto shared = callback ? std::make_shared<const std::function<void(const FrameRecord&)>>(std::move(callback)) : nullptr;
   std::lock_guard<std::mutex> lock(mutex_);
   callback_ = std::move(shared);
 }
 
-void RuntimeManager::keepTrace(bool on, std::size_t max_records) {
+void RuntimeManager::Impl::keepTrace(bool on, std::size_t max_records) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto kept = traceLocked();  // oldest first
   if (!on) kept.clear();
@@ -208,12 +261,12 @@ void RuntimeManager::keepTrace(bool on, std::size_t max_records) {
   trace_start_ = 0;
 }
 
-std::vector<FrameRecord> RuntimeManager::trace() const {
+std::vector<FrameRecord> RuntimeManager::Impl::trace() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return traceLocked();
 }
 
-void RuntimeManager::writeTrace(const std::string& path) const {
+void RuntimeManager::Impl::writeTrace(const std::string& path) const {
   nlohmann::json j;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -239,7 +292,7 @@ void RuntimeManager::writeTrace(const std::string& path) const {
 
 namespace dyndnn::runtime {
 
-void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) {
+void RuntimeManager::Impl::setSlowdownPerThreads(bool on, int stale_frames) {
   if (stale_frames < 1) throw InvalidArgument("setSlowdownPerThreads: stale_frames must be >= 1");
   std::lock_guard<std::mutex> lock(mutex_);
   per_threads_ = on;
@@ -251,7 +304,7 @@ void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) {
   else ctx_.slowdown_for = nullptr;
 }
 
-std::pair<double, double> RuntimeManager::slowdownFor(const HardwareState& hw) const {
+std::pair<double, double> RuntimeManager::Impl::slowdownFor(const HardwareState& hw) const {
   if (!per_threads_) return {estimator_.mean(), estimator_.variance()};
   auto g = group_.find(groupKey(hw));
   if (g != group_.end() && slowdownFresh(hw)) return {g->second.mean(), g->second.variance()};
@@ -267,19 +320,19 @@ std::pair<double, double> RuntimeManager::slowdownFor(const HardwareState& hw) c
 }
 
 // The estimate for `hw` rests on recent frames of its own (with one estimator for all: on any frame at all).
-bool RuntimeManager::slowdownFresh(const HardwareState& hw) const {
+bool RuntimeManager::Impl::slowdownFresh(const HardwareState& hw) const {
   if (!per_threads_) return estimator_.observations() > 0;
   auto seen = group_seen_.find(groupKey(hw));
   return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
 }
 
-std::int64_t RuntimeManager::groupKey(const HardwareState& hw) const {
+std::int64_t RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
   if (!per_threads_) return 0;
   auto t = hw.find("threads");
   return t == hw.end() ? 0 : t->second;
 }
 
-void RuntimeManager::TailWindow::push(double ratio, double confidence) {
+void RuntimeManager::Impl::TailWindow::push(double ratio, double confidence) {
   ratios.push(ratio);
   const std::size_t n = ratios.size();
   constexpr std::size_t kMinFrames = 10;  // fewer say nothing about a tail
@@ -294,18 +347,13 @@ void RuntimeManager::TailWindow::push(double ratio, double confidence) {
   quantile = sorted[static_cast<std::size_t>(k)];
 }
 
-double RuntimeManager::tailRatioFor(const HardwareState& hw) const {
+double RuntimeManager::Impl::tailRatioFor(const HardwareState& hw) const {
   if (!slowdownFresh(hw)) return 0;
   auto t = tail_.find(groupKey(hw));
   return t == tail_.end() ? 0 : t->second.quantile;
 }
 
-HardwareState RuntimeManager::restriction() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return ctx_.granted;
-}
-
-Decision RuntimeManager::evaluate(const HardwareState& granted) const {
+Decision RuntimeManager::Impl::evaluate(const HardwareState& granted) const {
   std::lock_guard<std::mutex> lock(mutex_);
   PolicyContext ctx = ctx_;
   ctx.current = -1;
@@ -314,5 +362,28 @@ Decision RuntimeManager::evaluate(const HardwareState& granted) const {
   for (const auto& [k, v] : granted) ctx.fixed_knobs.push_back(k);
   return makeManagerPolicy()->decide(ctx);
 }
+
+// The public class forwards.
+RuntimeManager::RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy)
+    : impl_(std::make_unique<Impl>(std::move(profile), std::move(target), std::move(policy))) {}
+RuntimeManager::~RuntimeManager() = default;
+void RuntimeManager::setTarget(const Target& target) { impl_->setTarget(target); }
+Target RuntimeManager::target() const { return impl_->target(); }
+void RuntimeManager::suspend() { impl_->suspend(); }
+bool RuntimeManager::suspended() const { return impl_->suspended(); }
+Decision RuntimeManager::before() { return impl_->before(nullptr, 0); }
+Decision RuntimeManager::before(const KnobFloor* floors, std::size_t count) { return impl_->before(floors, count); }
+void RuntimeManager::after(double latency_ms, double energy_j, double utilisation) {
+  impl_->after(latency_ms, energy_j, utilisation);
+}
+void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) { impl_->setSlowdownPerThreads(on, stale_frames); }
+void RuntimeManager::restrict(const HardwareState& granted) { impl_->restrict(granted); }
+Decision RuntimeManager::evaluate(const HardwareState& granted) const { return impl_->evaluate(granted); }
+const Profile& RuntimeManager::profile() const { return impl_->profile_; }  // immutable after construction
+ManagerStats RuntimeManager::stats() const { return impl_->stats(); }
+void RuntimeManager::onFrame(std::function<void(const FrameRecord&)> callback) { impl_->onFrame(std::move(callback)); }
+void RuntimeManager::keepTrace(bool on, std::size_t max_records) { impl_->keepTrace(on, max_records); }
+std::vector<FrameRecord> RuntimeManager::trace() const { return impl_->trace(); }
+void RuntimeManager::writeTrace(const std::string& path) const { impl_->writeTrace(path); }
 
 }  // namespace dyndnn::runtime

@@ -142,17 +142,21 @@ TEST_CASE("simulation: a competitor taking one of two cores; per-thread-count sl
   const auto per = runWith(true), global = runWith(false);
   CHECK(per.frames[50].op == "l");
   CHECK(per.frames[50].hw.at("threads") == 2);
-  int per_misses = 0, global_misses = 0, per_medium_one = 0;
+  int per_misses = 0, global_misses = 0, per_medium_one = 0, global_small = 0;
   for (std::size_t f = 105; f < 200; ++f) {
     per_misses += per.frames[f].met ? 0 : 1;
     global_misses += global.frames[f].met ? 0 : 1;
     per_medium_one += per.frames[f].op == "m" && per.frames[f].hw.at("threads") == 1;
+    global_small += global.frames[f].op == "s";
   }
   CHECK(per_misses <= 5);        // only the re-probes of 2 threads, one per 30 frames
   CHECK(per_medium_one >= 85);   // the best that still fits: m on the free core
-  // One factor for every state (ALERT's model) cannot explain 2 threads at 2x and 1 thread at 1x: it swings between
-  // them and keeps missing the budget.
-  CHECK(global_misses >= 10);
+  // One factor for every state (ALERT's model) cannot explain 2 threads at 2x and 1 thread at 1x. Which way it
+  // fails depends on rounding (libm's FMA and non-FMA code paths give different runs): it swings between them and
+  // keeps missing the budget (seen on an AVX2 VM), or it scales every entry by 2x and falls back to the smallest
+  // network for good (an AVX-512 VM). Either is far from m on the free core.
+  INFO("global: " << global_misses << " misses, " << global_small << " frames on s");
+  CHECK((global_misses >= 10 || global_small >= 50));
 }
 
 TEST_CASE("arbiter: a shared frequency is raised to what a running model needs, and the other chooses again at it") {
