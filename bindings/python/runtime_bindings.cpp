@@ -37,14 +37,14 @@ py::dict statsToPython(const runtime::ManagerStats& s) {
   d["jumps_detected"] = s.jumps_detected;
   d["suspended"] = s.suspended;
   d["policy"] = s.policy;
-  d["operating_point"] = s.current_op;
-  d["hardware"] = s.current_hw;
+  d["current_op"] = s.current_op;
+  d["current_hw"] = s.current_hw;
   d["unmet"] = runtime::unmetToString(s.unmet);
   d["slowdown"] = s.slowdown;
   d["slowdown_std"] = s.slowdown_std;
   d["switch_penalty"] = s.switch_penalty;
   d["energy_j"] = s.energy_j;
-  d["reason"] = s.last_reason;
+  d["last_reason"] = s.last_reason;
   return d;
 }
 
@@ -56,7 +56,9 @@ py::dict frameToPython(const runtime::FrameRecord& f) {
   d["latency_ms"] = f.latency_ms;
   d["energy_j"] = f.energy_j < 0 ? py::none() : py::cast(f.energy_j);
   d["predicted_ms"] = f.predicted_ms;
+  d["predicted_quantile_ms"] = f.predicted_quantile_ms;
   d["slowdown"] = f.slowdown;
+  d["slowdown_var"] = f.slowdown_var;
   d["switched"] = f.switched;
   d["met_budget"] = f.met_budget;
   d["unmet"] = runtime::unmetToString(f.unmet);

@@ -20,7 +20,7 @@ def main(path):
     for _ in range(20):
         logits = model.infer(frame)
     stats = model.runtime_stats()
-    print(f"managed: {stats['operating_point']} -> class {int(logits.argmax())} ({stats['reason']})")
+    print(f"managed: {stats['current_op']} -> class {int(logits.argmax())} ({stats['last_reason']})")
     last = model.operating_points[-1]["name"]
     model.set_subnet(last)  # manual control: the manager steps aside until the next set_target()
     print(f"{last} -> class {int(model.infer(frame).argmax())}")

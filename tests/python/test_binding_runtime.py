@@ -39,6 +39,30 @@ def test_invalid_targets_are_value_errors_naming_the_field(model):
         model.runtime_stats()
 
 
+def cpp_fields(struct):
+    """The data members of a struct in include/dyndnn/runtime.hpp, in order."""
+    source = os.environ.get("DYNDNN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+    text = open(os.path.join(source, "include", "dyndnn", "runtime.hpp")).read()
+    body = re.search(r"struct " + struct + r" \{(.*?)\n\};", text, re.S).group(1)
+    fields = []
+    for line in body.splitlines():
+        line = line.split("//")[0].strip()
+        if line.endswith(";") and "(" not in line:
+            declarators = line[:-1].split(None, 1)[1] if " " in line else ""
+            declarators = re.sub(r"^[\w:<>, ]*?>\s*", "", declarators) if "<" in line.split()[0] else declarators
+            fields += [d.split("=")[0].strip() for d in declarators.split(",")]
+    return fields
+
+
+def test_result_dicts_use_the_cpp_names(model):
+    """runtime_stats() and runtime_trace() carry every field of ManagerStats / FrameRecord under its C++ name."""
+    model.set_runtime(profile=synthetic_profile(model))
+    model.set_target(latency_ms=1e9)
+    model.infer(np.random.rand(1, 1, 28, 28).astype(np.float32))
+    assert sorted(model.runtime_stats()) == sorted(cpp_fields("ManagerStats"))
+    assert sorted(model.runtime_trace()[0]) == sorted(cpp_fields("FrameRecord"))
+
+
 def test_manager_picks_the_point_and_manual_switch_suspends(model, tmp_path):
     model.set_runtime(profile=synthetic_profile(model))
     model.set_target(latency_ms=1e9)
@@ -47,7 +71,7 @@ def test_manager_picks_the_point_and_manual_switch_suspends(model, tmp_path):
     names = [op["name"] for op in model.operating_points]
     assert model.active_name == names[-1]  # the most accurate fits a huge budget
     stats = model.runtime_stats()
-    assert stats["frames"] == 1 and stats["unmet"] == "none" and stats["reason"]
+    assert stats["frames"] == 1 and stats["unmet"] == "none" and stats["last_reason"]
 
     model.set_target(latency_ms=1500.0, confidence=0.5)  # only the first point (1 s) fits
     for _ in range(3):
@@ -140,8 +164,8 @@ def test_two_models_share_one_arbiter(fixture_dir):
     frame = np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8)
     detector.infer(frame)
     classifier.infer(frame)
-    assert detector.runtime_stats()["hardware"]["affinity"] == 1
-    assert classifier.runtime_stats()["hardware"]["affinity"] == 2
+    assert detector.runtime_stats()["current_hw"]["affinity"] == 1
+    assert classifier.runtime_stats()["current_hw"]["affinity"] == 2
 
     with pytest.raises(ValueError, match="already registered"):
         other = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
