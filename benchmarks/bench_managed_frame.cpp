@@ -18,7 +18,7 @@
 
 #include "bench_stats.hpp"
 #include "dyndnn/dyndnn.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;

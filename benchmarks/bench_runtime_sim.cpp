@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "dyndnn/runtime.hpp"
-#include "dyndnn/runtime_sim.hpp"
+#include "dyndnn/sim/simulation.hpp"
 
 using namespace dyndnn;
 using namespace dyndnn::runtime;

@@ -44,6 +44,7 @@
 #include "dyndnn/managed_model.hpp"
 
 #include "bench_stats.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;

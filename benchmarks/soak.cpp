@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "dyndnn/dyndnn.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;

@@ -18,14 +18,15 @@ import sys
 # Which layer a file (or an included path) belongs to: the first matching prefix wins.
 LAYER_OF = [
     ("include/dyndnn/hw/", "hw"),
+    ("include/dyndnn/sim/platform.hpp", "hw"),
+    ("include/dyndnn/sim/simulation.hpp", "runtime"),
     ("include/dyndnn/error.hpp", "types"),
     ("include/dyndnn/types.hpp", "types"),
     ("include/dyndnn/subnet_config.hpp", "types"),
     ("include/dyndnn/version.hpp", "types"),
-    ("include/dyndnn/idx_dataset.hpp", "format"),
+    ("include/dyndnn/tools/idx_dataset.hpp", "format"),
     ("include/dyndnn/estimators.hpp", "runtime"),
     ("include/dyndnn/runtime.hpp", "runtime"),
-    ("include/dyndnn/runtime_sim.hpp", "runtime"),
     ("include/dyndnn/", "api"),  # model, managed_model, profiling and the umbrella header
     ("src/api/version.cpp", "types"),  # (subnet_config.cpp is api: its JSON form is the package's)
     ("src/format/", "format"),

@@ -2,6 +2,7 @@
 // runtime_stats / write_trace, Profile, measure_profile, governors and hardware detection (module dyndnn.hw).
 
 #include "runtime_bindings.hpp"
+#include "dyndnn/sim/platform.hpp"
 
 #include <pybind11/stl.h>
 

@@ -1,4 +1,5 @@
 #include "frame_source.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 
 #include <random>
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "dyndnn/idx_dataset.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 #include "cli/progress.hpp"
 
 namespace dyndnn::cli {

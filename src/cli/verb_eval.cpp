@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "dyndnn/idx_dataset.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 #include "cli/progress.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"

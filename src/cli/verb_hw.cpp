@@ -13,7 +13,6 @@
 #include "dyndnn/dyndnn.hpp"
 #include "dyndnn/hw/governor.hpp"
 #include "dyndnn/hw/report.hpp"
-#include "dyndnn/hw/sysfs.hpp"
 
 namespace dyndnn::cli {
 namespace {

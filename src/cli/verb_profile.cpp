@@ -12,7 +12,7 @@
 #include "dyndnn/hw/affinity.hpp"
 #include "dyndnn/hw/sensors.hpp"
 #include "dyndnn/runtime.hpp"
-#include "dyndnn/runtime_sim.hpp"
+#include "dyndnn/sim/simulation.hpp"
 
 namespace dyndnn::cli {
 

@@ -1,4 +1,4 @@
-#include "dyndnn/idx_dataset.hpp"
+#include "dyndnn/tools/idx_dataset.hpp"
 
 #include <zlib.h>
 

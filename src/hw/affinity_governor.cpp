@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 namespace {

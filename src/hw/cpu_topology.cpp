@@ -6,7 +6,7 @@
 #include <map>
 
 #include "dyndnn/hw/affinity.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 namespace {

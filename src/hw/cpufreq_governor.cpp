@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
+#include "dyndnn/hw/affinity.hpp"
 #include "frequency_domain.hpp"
 #include "knob_governor.hpp"
 

@@ -8,7 +8,7 @@
 #include "dyndnn/error.hpp"
 #include "dyndnn/hw/report.hpp"
 #include "dyndnn/hw/sensors.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dyndnn/hw/governor.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 #include "restore_journal.hpp"
 
 namespace dyndnn::hw {

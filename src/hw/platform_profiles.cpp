@@ -1,7 +1,7 @@
 // Ready platform profiles from FACTS section 5. Where the reference gives no number (Xavier NX voltages and
 // capacitances), the value is an assumption and the profile's provenance says so.
 
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 
 namespace dyndnn::hw {
 namespace {

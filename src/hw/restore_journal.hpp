@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 

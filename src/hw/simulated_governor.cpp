@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "knob_governor.hpp"
 
 namespace dyndnn::hw {

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 
 namespace dyndnn::hw {
 namespace {

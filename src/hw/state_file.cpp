@@ -13,7 +13,7 @@
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/hw/governor.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 

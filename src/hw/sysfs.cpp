@@ -2,7 +2,7 @@
 // written in one system call each; iostreams would buffer and hide errno, which is what tells the user the
 // remedy (EACCES: root or udev rule; EINVAL: a value the driver does not accept).
 
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "dyndnn/error.hpp"
+#include "dyndnn/hw/affinity.hpp"  // formatCpuList
 
 namespace dyndnn::hw {
 namespace {

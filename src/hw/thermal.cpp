@@ -1,7 +1,7 @@
 // Temperatures from the thermal framework (millidegrees Celsius), for reports and thermal-aware policies.
 
 #include "dyndnn/hw/sensors.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "sysfs.hpp"
 
 namespace dyndnn::hw {
 

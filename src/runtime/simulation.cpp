@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/runtime_sim.hpp"
+#include "dyndnn/sim/simulation.hpp"
 
 namespace dyndnn::runtime::sim {
 

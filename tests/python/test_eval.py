@@ -5,6 +5,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 import torch
 
 from dyndnn_tools import package, reference
@@ -54,10 +55,14 @@ def test_eval_errors(cli, fixture_dir, tmp_path):
     assert r.returncode == 1 and "no t10k-images-idx3-ubyte" in r.stderr
 
 
-def test_eval_reproduces_the_shipped_models_accuracy_table(cli):
-    """Issue requirement: `dyndnn eval` reproduces the stored accuracies within 0.1 points (all 10k images)."""
+SHIPPED = ["fmnist_ofa_mbv3.dyn", "fmnist_elastic_vit.dyn"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_eval_reproduces_the_shipped_models_accuracy_table(cli, name):
+    """Every shipped model: `dyndnn eval` reproduces the stored accuracies within 0.1 points (all 10k images)."""
     source = os.environ.get("DYNDNN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-    model = os.path.join(source, "models", "fmnist_ofa_mbv3.dyn")
+    model = os.path.join(source, "models", name)
     out = subprocess.run([cli, "eval", model, "--data", DATA, "--threads", "1", "--json"], capture_output=True,
                          text=True, timeout=900)
     assert out.returncode == 0, out.stderr

@@ -29,6 +29,8 @@ struct CpuTopology {
 /// is LITTLE when its maximum is below the midpoint of the smallest and largest maximum), else
 /// topology/cluster_id (assuming the lower cluster is LITTLE, as on ARM SoCs).
 CpuTopology detectCpuTopology(const std::string& root = "/");
+/// Formats CPU numbers as a kernel CPU list ("0-3,6"), as the kernel and `taskset -c` write them.
+std::string formatCpuList(const std::vector<int>& cpus);
 
 /// The worker threads whose placement is governed.
 class WorkerTeam {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "dyndnn/managed_model.hpp"
 #include "fixtures.hpp"
 

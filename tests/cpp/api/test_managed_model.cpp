@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "dyndnn/managed_model.hpp"
 #include "dyndnn/profiling.hpp"
 #include "fixtures.hpp"

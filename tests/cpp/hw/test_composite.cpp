@@ -10,9 +10,9 @@
 #include "dyndnn/hw/governor.hpp"
 #include "dyndnn/hw/nvml.hpp"
 #include "dyndnn/hw/report.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "hw/fake_tree.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "hw/sysfs.hpp"
 #include "hw/snapshot_diff.hpp"
 
 using namespace dyndnn;

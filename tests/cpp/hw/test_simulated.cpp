@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 
 using namespace dyndnn;
 using namespace dyndnn::hw;

@@ -1,7 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/sysfs.hpp"
+#include "dyndnn/hw/affinity.hpp"
+#include "hw/sysfs.hpp"
 #include "hw/fake_tree.hpp"
 
 using namespace dyndnn;

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "dyndnn/runtime.hpp"
-#include "dyndnn/runtime_sim.hpp"
+#include "dyndnn/sim/simulation.hpp"
 
 using namespace dyndnn::runtime;
 using namespace dyndnn::runtime::sim;

@@ -61,7 +61,6 @@ std::string relativeSysPath(const std::string& rel);
 
 /// Parses a kernel CPU list ("0-3,6,8-9") into sorted CPU numbers; garbage is a HardwareError.
 std::vector<int> parseCpuList(const std::string& text);
-/// Formats CPU numbers as a kernel CPU list ("0-3,6").
-std::string formatCpuList(const std::vector<int>& cpus);
+// formatCpuList, the inverse, is public: dyndnn/hw/affinity.hpp.
 
 }  // namespace dyndnn::hw

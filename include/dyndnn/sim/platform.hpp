@@ -1,5 +1,5 @@
 #pragma once
-/// \file simulated.hpp
+/// \file platform.hpp
 /// A model of a device, for tests and energy benchmarks on machines without the real board. Everything it
 /// produces is labelled simulated (Governor::simulated(), SensorInfo::simulated, names starting with
 /// "simulated"): its numbers are a model, never a measurement.

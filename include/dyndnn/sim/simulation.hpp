@@ -1,6 +1,6 @@
 #pragma once
-/// \file runtime_sim.hpp
-/// Running policies on the simulated platforms (hw/simulated.hpp): profiles derived from a measured
+/// \file simulation.hpp
+/// Running policies on the simulated platforms (dyndnn/sim/platform.hpp): profiles derived from a measured
 /// per-operating-point latency scaled by the platform model, a frame-by-frame simulation at 1 ms resolution
 /// with the Linux cpufreq governors emulated tick by tick (PELT util for schedutil, windowed load for
 /// ondemand), and several workloads sharing one device. Everything produced here is SIMULATED: a model, not a
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "dyndnn/hw/simulated.hpp"
+#include "dyndnn/sim/platform.hpp"
 #include "dyndnn/runtime.hpp"
 
 namespace dyndnn::runtime::sim {
