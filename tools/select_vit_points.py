@@ -162,8 +162,9 @@ def main(argv=None):
               f"full {e['accuracy']:.2f}%", flush=True)
     full = [dict(e, macs=e["latency_ms"]) for e in entries if e["accuracy"] is not None]
     front_of = {id(f): e for f, e in zip(full, [e for e in entries if e["accuracy"] is not None])}
-    front = [front_of[id(f)] for f in pareto(full, "accuracy")]
-    ops = [front_of[id(f)] for f in choose([f for f in full if front_of[id(f)] in front], args.n_ops)]
+    by_latency_front = pareto(full, "accuracy")  # ascending latency: choose() takes its ends as the range
+    front = [front_of[id(f)] for f in by_latency_front]
+    ops = [front_of[id(f)] for f in choose(by_latency_front, args.n_ops)]
     ops.sort(key=lambda e: e["latency_ms"])
     for i, e in enumerate(ops):
         e["point"] = f"level{i}"
