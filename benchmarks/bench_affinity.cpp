@@ -17,6 +17,8 @@
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+using dyndnn::hw::knobs::kAffinity;
+using dyndnn::hw::knobs::kThreads;
 namespace {
 
 using bench::percentile;
@@ -49,8 +51,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, hw::HardwareState>> settings;
   for (std::size_t i = 0; i < affinity.levels.size(); ++i)
     settings.push_back({affinity.level_names[i] + ", " + std::to_string(max_threads) + " threads",
-                        {{"affinity", affinity.levels[i]}, {"threads", max_threads}}});
-  settings.push_back({affinity.level_names.back() + ", 1 thread", {{"affinity", affinity.levels.back()}, {"threads", 1}}});
+                        {{kAffinity, affinity.levels[i]}, {kThreads, max_threads}}});
+  settings.push_back({affinity.level_names.back() + ", 1 thread", {{kAffinity, affinity.levels.back()}, {kThreads, 1}}});
 
   json results = json::array();
   for (const auto& [name, state] : settings) {

@@ -67,21 +67,27 @@ int main(int argc, char** argv) {
     dyndnn::runtime::Target t;
     t.latency_ms = 1e6;
     t.objective = dyndnn::runtime::Objective::LeastEnergy;  // every entry ties: the first, the smallest point
-    dyndnn::ManagedModel managed(managed_model, profileFor(managed_model), gov);
-    managed.setTarget(t);
-    dyndnn::ManagedModel arbitrated(arbitrated_model, profileFor(arbitrated_model), gov);
-    arbitrated.setTarget(t);
     auto arbiter = std::make_shared<dyndnn::runtime::HardwareArbiter>(gov);
-    arbitrated.join(arbiter, {"camera", 1, nullptr, {}, ""});
+    for (auto* m : {&managed_model, &arbitrated_model}) {
+      dyndnn::RuntimeOptions o;
+      o.profile = profileFor(*m);
+      o.governor = gov;
+      if (m == &arbitrated_model) {
+        o.arbiter = arbiter;
+        o.registration = {"camera", 1, nullptr, {}, ""};
+      }
+      m->setRuntime(std::move(o));
+      m->setTarget(t);
+    }
     auto other = std::make_shared<dyndnn::runtime::RuntimeManager>(profileFor(plain), t);
     const int other_id = arbiter->add({"other", 0, other, {}, ""});
     (void)arbiter->decide(other_id);  // mid-frame for the whole run: its frequency is a floor for the camera
 
     const int channels = plain.info().input.channels;
-    (void)managed.infer(at::rand({1, channels, 32, 32}));  // the first decision: the input takes its resolution
+    (void)managed_model.infer(at::rand({1, channels, 32, 32}));  // the first decision: the input takes its resolution
     const int r = managed_model.activeConfig().r;
     const at::Tensor x = at::rand({1, channels, r, r});
-    (void)arbitrated.infer(x);
+    (void)arbitrated_model.infer(x);
     plain.setSubnet(managed_model.activeName());  // the same sub-network as the managed models run
     if (arbitrated_model.activeName() != managed_model.activeName())
       throw std::runtime_error("the two managed models chose different operating points");
@@ -89,8 +95,8 @@ int main(int argc, char** argv) {
     std::vector<double> direct, with_governor, in_arbiter;
     // Interleaved, all three seeing the same machine state, in an order that rotates every frame (the model run
     // right after another one finds the caches as that one left them).
-    std::vector<std::function<void()>> kinds{[&] { (void)plain.infer(x); }, [&] { (void)managed.infer(x); },
-                                             [&] { (void)arbitrated.infer(x); }};
+    std::vector<std::function<void()>> kinds{[&] { (void)plain.infer(x); }, [&] { (void)managed_model.infer(x); },
+                                             [&] { (void)arbitrated_model.infer(x); }};
     std::vector<std::vector<double>*> into{&direct, &with_governor, &in_arbiter};
     for (int i = 0; i < frames + 50; ++i)
       for (int k = 0; k < 3; ++k) {
@@ -101,7 +107,7 @@ int main(int argc, char** argv) {
       }
 
     // The bookkeeping alone: the same calls a managed frame makes around its inference.
-    auto& manager = managed.manager();
+    auto& manager = *managed_model.runtimeManager();
     std::vector<double> manager_frame, arbiter_frame, governor_apply;
     const auto& state = manager.profile().entries[static_cast<std::size_t>(manager.before().entry)].hw;
     manager.after(1.0);
@@ -111,7 +117,7 @@ int main(int argc, char** argv) {
       manager.after(1.0);
       auto b = Clock::now();
       (void)arbiter->decide("camera");
-      arbitrated.manager().after(1.0);
+      arbitrated_model.runtimeManager()->after(1.0);
       arbiter->done("camera");
       auto d = Clock::now();
       gov->apply(state);  // unchanged: what a steady frame's knob write costs

@@ -28,6 +28,8 @@ using namespace dyndnn::runtime;
 using namespace dyndnn::runtime::sim;
 using nlohmann::json;
 
+using dyndnn::hw::knobs::kCluster;
+using dyndnn::hw::knobs::kThreads;
 namespace {
 
 struct Options {
@@ -45,9 +47,9 @@ std::vector<SimOp> loadOps(const Options& o, std::string& source) {
   if (j.value("format", "") == "dyndnn-profile") {
     const Profile p = Profile::fromJson(j.dump(), o.ops_path);
     std::int64_t min_threads = 1 << 30;
-    for (const auto& e : p.entries) min_threads = std::min<std::int64_t>(min_threads, e.hw.count("threads") ? e.hw.at("threads") : 1);
+    for (const auto& e : p.entries) min_threads = std::min<std::int64_t>(min_threads, e.hw.count(kThreads) ? e.hw.at(kThreads) : 1);
     for (const auto& e : p.entries) {
-      if ((e.hw.count("threads") ? e.hw.at("threads") : 1) != min_threads || e.predicted) continue;
+      if ((e.hw.count(kThreads) ? e.hw.at(kThreads) : 1) != min_threads || e.predicted) continue;
       ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms * o.core_scale});
     }
     source = "measured profile " + o.ops_path + " (" + p.device + "), " + std::to_string(min_threads) +
@@ -79,7 +81,7 @@ json series(const RunResult& r) {
     s["latency_ms"].push_back(f.latency_ms);
     s["energy_j"].push_back(f.energy_j);
     s["freq"].push_back(f.mean_freq);
-    s["threads"].push_back(f.hw.count("threads") ? f.hw.at("threads") : 0);
+    s["threads"].push_back(f.hw.count(kThreads) ? f.hw.at(kThreads) : 0);
     s["accuracy"].push_back(f.accuracy);
     s["budget_ms"].push_back(f.budget_ms);
   }
@@ -98,7 +100,7 @@ json energyScenario(const Options& o, const std::vector<SimOp>& ops) {
   const Profile prof = simulatedProfile(platform_profile, ops, {{o.domain, threads}});
   const SimOp& fixed = ops.back();  // the application's static choice: the most accurate network, all cores
   const int di = dom.name == platform_profile.domains[0].name ? 0 : 1;
-  const HardwareState fixed_hw = {{freqKnob(o.domain), dom.opps.back().freq}, {"threads", cores}, {"cluster", di}};
+  const HardwareState fixed_hw = {{freqKnob(o.domain), dom.opps.back().freq}, {kThreads, cores}, {kCluster, di}};
   const double t_fixed = prof.entries[static_cast<std::size_t>(prof.find(fixed.name, fixed_hw))].latency_ms;
   const double period = o.fps > 0 ? 1000.0 / o.fps : 2.0 * t_fixed;
   SimulationOptions so;
@@ -243,7 +245,7 @@ json twoScenario(const Options& o, const std::vector<SimOp>& ops) {
   const Profile prof = simulatedProfile(pp, ops, placements);
   const std::map<std::string, double> speed = {{"a7", 0.3}};
   // Budgets: the detector needs the big cluster for its best networks; the classifier is lenient.
-  const double t_top_a15 = prof.entries[static_cast<std::size_t>(prof.find(ops.back().name, {{freqKnob("a15"), 2000000}, {"threads", 4}, {"cluster", 1}}))].latency_ms;
+  const double t_top_a15 = prof.entries[static_cast<std::size_t>(prof.find(ops.back().name, {{freqKnob("a15"), 2000000}, {kThreads, 4}, {kCluster, 1}}))].latency_ms;
   const double det_budget = 1.3 * t_top_a15, det_period = 1.5 * t_top_a15;
   const double cls_budget = 6 * t_top_a15, cls_period = 8 * t_top_a15;
   Target td, tc;
@@ -263,9 +265,9 @@ json twoScenario(const Options& o, const std::vector<SimOp>& ops) {
   {  // arbiter
     auto md = std::make_shared<RuntimeManager>(prof, td), mc = std::make_shared<RuntimeManager>(prof, tc);
     HardwareArbiter arb;
-    const std::vector<HardwareState> pl = {{{"cluster", 0}}, {{"cluster", 1}}};
-    arb.add({"detector", 1, md, pl, "cluster"});
-    arb.add({"classifier", 0, mc, pl, "cluster"});
+    const std::vector<HardwareState> pl = {{{kCluster, 0}}, {{kCluster, 1}}};
+    arb.add({"detector", 1, md, pl, kCluster});
+    arb.add({"classifier", 0, mc, pl, kCluster});
     arb.rearbitrate();
     hw::SimulatedPlatform platform(pp);
     std::vector<Workload> ws{make("detector", md, det_period), make("classifier", mc, cls_period)};
@@ -278,8 +280,8 @@ json twoScenario(const Options& o, const std::vector<SimOp>& ops) {
     record("independent_managers", simulate(platform, ws, so));
   }
   {  // schedutil with the fixed most accurate networks, detector on the big cluster, classifier on the LITTLE
-    const HardwareState hd = {{freqKnob("a15"), 2000000}, {"threads", 4}, {"cluster", 1}};
-    const HardwareState hc = {{freqKnob("a7"), 1400000}, {"threads", 4}, {"cluster", 0}};
+    const HardwareState hd = {{freqKnob("a15"), 2000000}, {kThreads, 4}, {kCluster, 1}};
+    const HardwareState hc = {{freqKnob("a7"), 1400000}, {kThreads, 4}, {kCluster, 0}};
     auto md = std::make_shared<RuntimeManager>(prof, td, makeFixedPolicy(ops.back().name, hd));
     auto mc = std::make_shared<RuntimeManager>(prof, tc, makeFixedPolicy(ops.back().name, hc));
     hw::SimulatedPlatform platform(pp);
@@ -298,8 +300,8 @@ json contentionScenario(const std::vector<SimOp>& ops) {
   const hw::PlatformProfile two = hw::twoCoreProfile();
   const Profile prof = simulatedProfile(two, ops, {{"cpu", {1, 2}}});
   const std::uint64_t n = 300;
-  const HardwareState t2 = {{freqKnob("cpu"), 2000000}, {"threads", 2}, {"cluster", 0}};
-  const HardwareState t1 = {{freqKnob("cpu"), 2000000}, {"threads", 1}, {"cluster", 0}};
+  const HardwareState t2 = {{freqKnob("cpu"), 2000000}, {kThreads, 2}, {kCluster, 0}};
+  const HardwareState t1 = {{freqKnob("cpu"), 2000000}, {kThreads, 1}, {kCluster, 0}};
   const double b1 = 1.25 * prof.entries[static_cast<std::size_t>(prof.find(ops.back().name, t2))].latency_ms;
   const double b2 = 0.6 * b1;
   SimulationOptions so;
@@ -351,7 +353,7 @@ json contentionScenario(const std::vector<SimOp>& ops) {
       for (std::size_t p = 0; p < 4; ++p)
         if (pp[p].settle >= 0 && pp[p].settle <= 5 && pp[p].hit_after >= 0.95 && op.accuracy > oracle[p]) {
           oracle[p] = op.accuracy;
-          oracle_name[p] = op.name + "/" + std::to_string(hw.at("threads"));
+          oracle_name[p] = op.name + "/" + std::to_string(hw.at(kThreads));
         }
     }
   const char* names[] = {"budget", "competitor on one core", "competitor gone", "tighter budget"};

@@ -41,7 +41,6 @@
 
 #include "dyndnn/dyndnn.hpp"
 #include "dyndnn/hw/affinity.hpp"
-#include "dyndnn/managed_model.hpp"
 
 #include "bench_stats.hpp"
 #include "dyndnn/tools/idx_dataset.hpp"
@@ -50,6 +49,8 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace rt = dyndnn::runtime;
 
+using dyndnn::hw::knobs::kAffinity;
+using dyndnn::hw::knobs::kThreads;
 namespace {
 
 constexpr int kSkipped = 77;  // nothing to measure here (one CPU); ctest's SKIP_RETURN_CODE
@@ -105,7 +106,7 @@ using bench::percentile;
 struct Workload {
   std::string name;
   double budget_ms = 0;
-  dyndnn::ManagedModel* managed = nullptr;
+  dyndnn::DynamicModel* model = nullptr;
   std::shared_ptr<dyndnn::hw::Governor> governor;  // restored on the workload's own thread (affinity is per thread)
   std::size_t first_frame = 0;                     // where in the test set this workload starts
   int correct = 0, frames = 0;
@@ -117,7 +118,7 @@ void runWorkload(Workload& w, const Frames& frames, Clock::time_point start, con
   for (int i = 0; i < max_frames && !stop; ++i) {
     std::this_thread::sleep_until(start + i * period);
     const std::size_t k = w.first_frame + static_cast<std::size_t>(i);
-    const at::Tensor logits = w.managed->infer(frames.view(k));
+    const at::Tensor logits = w.model->infer(frames.view(k));
     w.correct += logits.argmax(1).item<std::int64_t>() == frames.labels[k % frames.labels.size()];
     ++w.frames;
   }
@@ -126,8 +127,9 @@ void runWorkload(Workload& w, const Frames& frames, Clock::time_point start, con
 
 // Per model: within-budget share, latency percentiles, accuracy, usage, and 20-frame windows for the plot.
 json summarise(const Workload& w) {
-  const auto trace = w.managed->manager().trace();
-  const auto& profile = w.managed->manager().profile();
+  const auto manager = w.model->runtimeManager();
+  const auto trace = manager->trace();
+  const auto& profile = manager->profile();
   std::vector<double> lat;
   double acc = 0;
   int within = 0;
@@ -142,7 +144,7 @@ json summarise(const Workload& w) {
     within += r.latency_ms <= w.budget_ms;
     std::string hw;
     for (const auto& [k, v] : r.hw)
-      hw += fmt::format(" {}={}", k, k == "affinity" ? fmt::format("{}", dyndnn::hw::cpusOfMask(v)) : std::to_string(v));
+      hw += fmt::format(" {}={}", k, k == kAffinity ? fmt::format("{}", dyndnn::hw::cpusOfMask(v)) : std::to_string(v));
     ++usage[r.op + hw];
     win_within += r.latency_ms <= w.budget_ms;
     win_acc += a;
@@ -154,7 +156,7 @@ json summarise(const Workload& w) {
     }
   }
   const double n = std::max<double>(1, static_cast<double>(trace.size()));
-  const auto st = w.managed->manager().stats();
+  const auto st = manager->stats();
   return {{"frames", trace.size()},
           {"budget_ms", w.budget_ms},
           {"within_budget", within / n},
@@ -215,18 +217,18 @@ int main(int argc, char** argv) {
     {
       auto gov = dyndnn::hw::makeAffinityGovernor();
       pinned = measure(detector, gov.get(),
-                       {{{"affinity", m0}, {"threads", 1}}, {{"affinity", m1}, {"threads", 1}},
-                        {{"affinity", both}, {"threads", 2}}},
+                       {{{kAffinity, m0}, {kThreads, 1}}, {{kAffinity, m1}, {kThreads, 1}},
+                        {{kAffinity, both}, {kThreads, 2}}},
                        frames, o.profile_runs);
       gov->restore();
-      unpinned = measure(detector, nullptr, {{{"threads", 1}}, {{"threads", 2}}}, frames, o.profile_runs);
+      unpinned = measure(detector, nullptr, {{{kThreads, 1}}, {{kThreads, 2}}}, frames, o.profile_runs);
     }
     const auto ops = pinned.operatingPoints();
     const std::string largest = *std::max_element(ops.begin(), ops.end(), [&](const auto& a, const auto& b) {
-      return pinned.entries[pinned.find(a, {{"threads", 1}, {"affinity", m0}})].accuracy <
-             pinned.entries[pinned.find(b, {{"threads", 1}, {"affinity", m0}})].accuracy;
+      return pinned.entries[pinned.find(a, {{kThreads, 1}, {kAffinity, m0}})].accuracy <
+             pinned.entries[pinned.find(b, {{kThreads, 1}, {kAffinity, m0}})].accuracy;
     });
-    const double largest_1t = unpinned.entries[unpinned.find(largest, {{"threads", 1}})].latency_ms;
+    const double largest_1t = unpinned.entries[unpinned.find(largest, {{kThreads, 1}})].latency_ms;
     const double det_budget = o.det_budget_ms > 0 ? o.det_budget_ms : 1.3 * largest_1t;
     const double cls_budget = o.cls_budget_ms > 0 ? o.cls_budget_ms : 2.6 * largest_1t;
     fmt::print("largest operating point {} on one thread: {:.3f} ms; budgets: detector {:.3f} ms, classifier {:.3f} ms\n",
@@ -243,7 +245,6 @@ int main(int argc, char** argv) {
 
     for (const std::string setup : {"arbiter", "independent_pinning", "independent_linux", "fixed_largest"}) {
       const bool pin = setup == "arbiter" || setup == "independent_pinning";
-      std::vector<std::unique_ptr<dyndnn::ManagedModel>> managed;
       std::vector<Workload> work(2);
       work[0].name = "detector";
       work[0].budget_ms = det_budget;
@@ -251,28 +252,28 @@ int main(int argc, char** argv) {
       work[1].budget_ms = cls_budget;
       work[1].first_frame = 5000;
       dyndnn::DynamicModel* models[2] = {&detector, &classifier};
+      std::shared_ptr<rt::HardwareArbiter> arbiter;
+      if (setup == "arbiter") arbiter = std::make_shared<rt::HardwareArbiter>();
       for (int i = 0; i < 2; ++i) {
         if (pin) work[i].governor = dyndnn::hw::makeAffinityGovernor();
-        std::unique_ptr<rt::Policy> policy;
-        if (setup == "fixed_largest") policy = rt::makeFixedPolicy(largest, {{"threads", 1}});
-        managed.push_back(std::make_unique<dyndnn::ManagedModel>(*models[i], pin ? pinned : unpinned, work[i].governor,
-                                                                 nullptr, std::move(policy)));
-        managed.back()->manager().keepTrace(true, static_cast<std::size_t>(o.frames) + 10);
-        managed.back()->manager().setSlowdownPerThreads(true);
+        dyndnn::RuntimeOptions runtime_options;  // replaces the previous setup's runtime (it leaves its arbiter)
+        runtime_options.profile = pin ? pinned : unpinned;
+        runtime_options.governor = work[i].governor;
+        if (setup == "fixed_largest") runtime_options.policy = rt::makeFixedPolicy(largest, {{kThreads, 1}});
+        if (arbiter) {
+          runtime_options.arbiter = arbiter;
+          runtime_options.registration = {work[i].name, i == 0 ? 1 : 0, nullptr,
+                                          {{{kAffinity, m0}}, {{kAffinity, m1}}},
+                                          kAffinity};
+        }
+        models[i]->setRuntime(std::move(runtime_options));
+        auto manager = models[i]->runtimeManager();
+        manager->keepTrace(true, static_cast<std::size_t>(o.frames) + 10);
+        manager->setSlowdownPerThreads(true);
         rt::Target t;
         t.latency_ms = work[i].budget_ms;
-        managed.back()->setTarget(t);
-        work[i].managed = managed.back().get();
-      }
-      std::shared_ptr<rt::HardwareArbiter> arbiter;
-      if (setup == "arbiter") {
-        arbiter = std::make_shared<rt::HardwareArbiter>();
-        for (int i = 0; i < 2; ++i) {
-          const int id = arbiter->add({work[i].name, i == 0 ? 1 : 0, managed[i]->sharedManager(),
-                                       {{{"affinity", m0}}, {{"affinity", m1}}}, "affinity"});
-          managed[i]->attach(arbiter, id);
-        }
-        arbiter->rearbitrate();
+        models[i]->setTarget(t);
+        work[i].model = models[i];
       }
       std::atomic<bool> stop{false};
       const double cpu0 = cpuSeconds();
@@ -288,7 +289,7 @@ int main(int argc, char** argv) {
       s["cpu_ms_per_frame"] = 1000 * cpu / (work[0].frames + work[1].frames);
       if (arbiter)
         for (int id : arbiter->ids())
-          s["granted"].push_back(dyndnn::hw::cpusOfMask(arbiter->granted(id).at("affinity")));
+          s["granted"].push_back(dyndnn::hw::cpusOfMask(arbiter->granted(id).at(kAffinity)));
       fmt::print("{:<20} detector {:5.1f}% within budget, top-1 {:.2f} | classifier {:5.1f}% within, top-1 {:.2f} | "
                  "CPU {:.2f} s for {:.1f} s\n",
                  setup, 100 * s["detector"]["within_budget"].get<double>(),

@@ -1,6 +1,6 @@
 # Install rules and the CMake package. `cmake --install BUILD --prefix DIR` installs
 #   DIR/include/dyndnn/                      public headers
-#   DIR/<libdir>/libdyndnn*.a                dyndnn, dyndnn_hw, dyndnn_runtime
+#   DIR/<libdir>/libdyndnn*.a                dyndnn and its layers (format, engine, nn, hw, runtime)
 #   DIR/bin/dyndnn                           the CLI (DYNDNN_BUILD_CLI)
 #   DIR/<libdir>/cmake/dyndnn/               dyndnnConfig.cmake, dyndnnConfigVersion.cmake, dyndnnTargets*.cmake
 #   DIR/<DYNDNN_PYTHON_INSTALL_DIR>/dyndnn/  the Python package (DYNDNN_BUILD_PYTHON)
@@ -19,11 +19,17 @@ set(DYNDNN_PYTHON_INSTALL_DIR lib/python3/dist-packages CACHE STRING
 # find_package and add_subdirectory consumers spell them alike.
 set_target_properties(dyndnn_hw PROPERTIES EXPORT_NAME hw)
 set_target_properties(dyndnn_runtime PROPERTIES EXPORT_NAME runtime)
+# The layers under the api, in dyndnn's link interface (static libraries): installed so the link finds them.
+set(_dyndnn_layers dyndnn_format dyndnn_engine dyndnn_nn)
+foreach(_t ${_dyndnn_layers})
+  string(REPLACE "dyndnn_" "" _name ${_t})
+  set_target_properties(${_t} PROPERTIES EXPORT_NAME ${_name})
+endforeach()
 # The targets' own $<INSTALL_INTERFACE:include> covers the default include directory.
 if(NOT CMAKE_INSTALL_INCLUDEDIR STREQUAL "include")
   set(_dyndnn_includes INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
-install(TARGETS dyndnn dyndnn_hw dyndnn_runtime EXPORT dyndnnTargets
+install(TARGETS dyndnn ${_dyndnn_layers} dyndnn_hw dyndnn_runtime EXPORT dyndnnTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
@@ -58,7 +64,7 @@ endif()
 # consumer's link ($<LINK_ONLY:...>), so fmt, nlohmann_json, Eigen, zlib and oneDNN must be findable there too.
 # A namespaced target that dyndnnConfig.cmake.in does not find would break find_package(dyndnn): say so here.
 set(_dyndnn_config_knows dyndnn:: Threads:: OpenMP:: fmt:: nlohmann_json:: Eigen3:: ZLIB::)
-foreach(_t dyndnn dyndnn_hw dyndnn_runtime)
+foreach(_t dyndnn ${_dyndnn_layers} dyndnn_hw dyndnn_runtime)
   get_target_property(_links ${_t} LINK_LIBRARIES)
   get_target_property(_ilinks ${_t} INTERFACE_LINK_LIBRARIES)
   string(REGEX MATCHALL "[A-Za-z0-9_.+-]+::" _namespaces "${_links};${_ilinks}")

@@ -27,8 +27,8 @@ LAYER_OF = [
     ("include/dyndnn/tools/idx_dataset.hpp", "format"),
     ("include/dyndnn/estimators.hpp", "runtime"),
     ("include/dyndnn/runtime.hpp", "runtime"),
-    ("include/dyndnn/", "api"),  # model, managed_model, profiling and the umbrella header
-    ("src/api/version.cpp", "types"),  # (subnet_config.cpp is api: its JSON form is the package's)
+    ("include/dyndnn/", "api"),  # model, profiling and the umbrella header
+    ("src/api/version.cpp", "types"),
     ("src/format/", "format"),
     ("src/engine/graph.", "graph"),
     ("src/engine/", "engine"),

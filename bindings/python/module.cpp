@@ -117,6 +117,8 @@ PYBIND11_MODULE(_core, mod) {
   static const py::object invalid_argument = exceptionClass("InvalidArgument", error, PyExc_ValueError);
   static const py::object io_error = exceptionClass("IoError", error, PyExc_OSError);
   static const py::object hardware_error = exceptionClass("HardwareError", error, PyExc_OSError);
+  static const py::object backend_error = exceptionClass("BackendError", error, py::handle());
+  static const py::object out_of_memory = exceptionClass("OutOfMemory", error, PyExc_MemoryError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -128,10 +130,14 @@ PYBIND11_MODULE(_core, mod) {
       PyErr_SetString(io_error.ptr(), e.what());
     } catch (const HardwareError& e) {
       PyErr_SetString(hardware_error.ptr(), e.what());
+    } catch (const BackendError& e) {
+      PyErr_SetString(backend_error.ptr(), e.what());
+    } catch (const OutOfMemory& e) {
+      PyErr_SetString(out_of_memory.ptr(), e.what());
     } catch (const Error& e) {
       PyErr_SetString(error.ptr(), e.what());
-    } catch (const c10::Error& e) {  // LibTorch's, from a tensor operation on the caller's data
-      PyErr_SetString(error.ptr(), e.what_without_backtrace());
+    } catch (const c10::Error& e) {  // LibTorch's, from the binding's own conversion of the caller's data
+      PyErr_SetString(backend_error.ptr(), e.what_without_backtrace());
     }
   });
 

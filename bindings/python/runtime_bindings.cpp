@@ -98,7 +98,7 @@ runtime::Objective objectiveFromString(const std::string& s) {
 std::vector<HardwareState> threadStatesFrom(const py::object& threads) {
   if (threads.is_none()) return {};
   std::vector<HardwareState> out;
-  for (int t : threads.cast<std::vector<int>>()) out.push_back({{"threads", t}});
+  for (int t : threads.cast<std::vector<int>>()) out.push_back({{hw::knobs::kThreads, t}});
   return out;
 }
 

@@ -16,7 +16,7 @@
 #include "dyndnn/hw/report.hpp"
 #include "dyndnn/hw/sensors.hpp"
 
-// Runtime manager: targets, profiles, slowdown estimation, policies, arbiter; ManagedModel ties them to a model.
-#include "dyndnn/managed_model.hpp"
+// Runtime manager: targets, profiles, slowdown estimation, policies, arbiter (DynamicModel::setRuntime ties them
+// to a model).
 #include "dyndnn/profiling.hpp"
 #include "dyndnn/runtime.hpp"

@@ -1,9 +1,11 @@
 #pragma once
 /// \file error.hpp
 /// The one exception hierarchy of dyndnn. Every message says what was wrong, where, and what to do.
+/// No other exception leaves a public call: what LibTorch, oneDNN or the allocator throw inside becomes a
+/// BackendError or an OutOfMemory that names the call.
 /// Python raises the same classes (dyndnn.FormatError, ...; every one a dyndnn.Error, a RuntimeError), each also
 /// the built-in a caller would catch: FormatError and InvalidArgument are ValueErrors, IoError and HardwareError
-/// OSErrors. The message is the same.
+/// OSErrors, OutOfMemory a MemoryError. The message is the same.
 
 #include <stdexcept>
 #include <string>
@@ -38,6 +40,19 @@ class InvalidArgument : public Error {
 
 /// A hardware knob or sensor could not be read or written.
 class HardwareError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The compute backend (LibTorch or oneDNN) failed inside a call. The message names the call, the backend and
+/// its own words.
+class BackendError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Memory ran out inside a call (a plan being built, a tensor). The message says what to lower.
+class OutOfMemory : public Error {
  public:
   using Error::Error;
 };

@@ -19,7 +19,6 @@ namespace dyndnn {
 namespace hw {
 class PowerSensor;
 }
-class ManagedModel;
 
 /// Where inference runs.
 enum class Device { CPU, CUDA };
@@ -171,14 +170,7 @@ class DynamicModel {
   at::Tensor infer(const ImageView& image) const;
 
  private:
-  friend class ManagedModel;
-  // What infer()/setSubnet() do without the runtime manager (ManagedModel drives the model through these).
-  at::Tensor inferDirect(const at::Tensor& input) const;
-  at::Tensor inferDirect(const ImageView& image) const;
-  void setSubnetDirect(const std::string& operating_point);
-  bool isActive(const std::string& operating_point) const;  // activeName() == it, without copying the name
-  std::shared_ptr<ManagedModel> managedModel() const;
-
+  void installRuntime(RuntimeOptions options);  // setRuntime() without the error boundary
   struct Impl;
   explicit DynamicModel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

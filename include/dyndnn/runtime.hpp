@@ -6,7 +6,7 @@
 /// that notices contention, throttling or a frequency cap within a few frames.
 ///
 /// Everything here is free of LibTorch (it links only dyndnn_hw), so it runs on simulated platforms and in
-/// tests without a model. ManagedModel (managed_model.hpp) ties it to a DynamicModel.
+/// tests without a model. DynamicModel::setRuntime()/setTarget() tie it to a model.
 ///
 /// Thread safety, per class: Target, Profile, LatencyPredictor and SlowdownEstimator are plain values (const
 /// methods safe concurrently, mutation needs external synchronisation). Policy objects are driven by one
@@ -253,7 +253,7 @@ struct ManagerStats {
 };
 
 /// Drives one model: before() picks (op, hw) for the next frame, after() feeds back what was measured.
-/// Applying the choice is the caller's (ManagedModel applies it to the DynamicModel and the Governor).
+/// Applying the choice is the caller's (DynamicModel::infer() applies it to the model and the Governor).
 class RuntimeManager {
  public:
   RuntimeManager(Profile profile, Target target, std::unique_ptr<Policy> policy = nullptr);

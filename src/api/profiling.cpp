@@ -53,7 +53,7 @@ std::vector<runtime::HardwareState> threadCountStates(int max_threads) {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) usable = CPU_COUNT(&set);
   const int n = std::max(1, std::min(usable, max_threads));
   std::vector<runtime::HardwareState> out;
-  for (int t = 1; t <= n; ++t) out.push_back({{"threads", t}});
+  for (int t = 1; t <= n; ++t) out.push_back({{hw::knobs::kThreads, t}});
   return out;
 }
 
@@ -71,10 +71,10 @@ void measureProfile(DynamicModel& model, hw::Governor* governor, hw::PowerSensor
                               : std::string("profile: none of the requested operating points exists (check the names)"));
   std::vector<runtime::HardwareState> states = o.states;
   if (states.empty()) states.push_back(
-        {{"threads", static_cast<std::int64_t>(model.threads() > 0 ? model.threads() : at::get_num_threads())}});
+        {{hw::knobs::kThreads, static_cast<std::int64_t>(model.threads() > 0 ? model.threads() : at::get_num_threads())}});
   for (const auto& s : states)
     for (const auto& [knob, level] : s)
-      if (knob != "threads" && !governor)
+      if (knob != hw::knobs::kThreads && !governor)
         throw InvalidArgument(fmt::format("profile: state knob '{}' needs a governor that has it; give one, or "
                                           "profile thread counts only", knob));
 
@@ -91,12 +91,12 @@ void measureProfile(DynamicModel& model, hw::Governor* governor, hw::PowerSensor
     const auto& [op, state] = todo[t];
     if (governor) {
       runtime::HardwareState knobs = state;
-      knobs.erase("threads");  // the model's own knob unless the governor has it too
+      knobs.erase(hw::knobs::kThreads);  // the model's own knob unless the governor has it too
       for (const auto& k : governor->knobs())
-        if (k.name == "threads" && state.count("threads")) knobs["threads"] = state.at("threads");
+        if (k.name == hw::knobs::kThreads && state.count(hw::knobs::kThreads)) knobs[k.name] = state.at(k.name);
       governor->apply(knobs);
     }
-    if (auto th = state.find("threads"); th != state.end()) model.setThreads(static_cast<int>(th->second));
+    if (const int t = hw::threadsOf(state); t > 0) model.setThreads(t);
     model.setSubnet(op->name);
     const int r = op->config.r > 0 ? op->config.r : model.info().input.resolutions.back();
     const at::Tensor input = at::rand({1, channels, r, r});

@@ -40,8 +40,8 @@ Frames loadFrames(const DynamicModel& model, const std::string& data_dir, int li
 std::vector<runtime::HardwareState> threadStates(hw::Governor& governor) {
   std::vector<runtime::HardwareState> out;
   for (const auto& k : governor.knobs())
-    if (k.name == "threads")
-      for (auto v : k.levels) out.push_back({{"threads", v}});
+    if (k.name == hw::knobs::kThreads)
+      for (auto v : k.levels) out.push_back({{hw::knobs::kThreads, v}});
   if (out.empty()) throw HardwareError("the governor has no 'threads' knob; profile needs the affinity backend");
   return out;
 }

@@ -68,7 +68,7 @@ int runProfile(const std::vector<std::string>& argv) {
   auto all_states = threadStates(*governor);
   if (!threads_list.empty()) {
     all_states.clear();
-    for (int t : threads_list) all_states.push_back({{"threads", t}});
+    for (int t : threads_list) all_states.push_back({{hw::knobs::kThreads, t}});
   }
   std::shared_ptr<hw::PowerSensor> sensor;
   auto sensors = hw::detectPowerSensors();
@@ -96,7 +96,7 @@ int runProfile(const std::vector<std::string>& argv) {
                                         gname));
     }
     runtime::Profile here;
-    po.states = {{{"threads", 1}}};
+    po.states = {{{hw::knobs::kThreads, 1}}};
     measureProfileWithProgress(model, governor.get(), nullptr, frames, po, here, !json);
     std::vector<runtime::sim::SimOp> ops;
     for (const auto& e : here.entries) ops.push_back({e.op, e.macs, e.accuracy, e.latency_ms});
@@ -169,7 +169,7 @@ int runProfile(const std::vector<std::string>& argv) {
   fmt::print("{} entries ({} operating points x {} hardware states) -> {}\n", profile.entries.size(),
              profile.operatingPoints().size(), profile.hardwareStates().size(), out);
   for (const auto& e : profile.entries)
-    fmt::print("  {:<16} threads={} {:>8.3f} ms +- {:.3f}{}{}\n", e.op, e.hw.count("threads") ? e.hw.at("threads") : 0,
+    fmt::print("  {:<16} threads={} {:>8.3f} ms +- {:.3f}{}{}\n", e.op, hw::threadsOf(e.hw),
                e.latency_ms, e.latency_std_ms, e.power_w > 0 ? fmt::format(" {:.2f} W", e.power_w) : "",
                e.predicted ? " (predicted)" : "");
   return 0;

@@ -21,7 +21,6 @@
 #include "dyndnn/dyndnn.hpp"
 #include "dyndnn/hw/affinity.hpp"
 #include "dyndnn/hw/sensors.hpp"
-#include "dyndnn/managed_model.hpp"
 #include "dyndnn/runtime.hpp"
 
 namespace dyndnn::cli {
@@ -162,7 +161,7 @@ int runRun(const std::vector<std::string>& argv) {
   const auto states = profile.hardwareStates();
   runtime::HardwareState all_cores = states.front();
   for (const auto& s : states)
-    if (s.count("threads") && s.at("threads") > all_cores["threads"]) all_cores = s;
+    if (hw::threadsOf(s) > hw::threadsOf(all_cores)) all_cores = s;
   std::unique_ptr<runtime::Policy> policy;
   if (pname == "dyndnn") policy = runtime::makeManagerPolicy();
   else if (pname == "hill-climb") policy = runtime::makeHillClimbPolicy(all_cores);
@@ -171,7 +170,7 @@ int runRun(const std::vector<std::string>& argv) {
     runtime::HardwareState hw = all_cores;
     if (const auto slash = op.rfind('/'); slash != std::string::npos) {  // fixed:OP/THREADS
       try {
-        hw["threads"] = std::stoi(op.substr(slash + 1));
+        hw[hw::knobs::kThreads] = std::stoi(op.substr(slash + 1));
       } catch (const std::exception&) {
         throw InvalidArgument(fmt::format("--policy {}: '{}' is not a thread count", pname, op.substr(slash + 1)));
       }
@@ -181,10 +180,16 @@ int runRun(const std::vector<std::string>& argv) {
   }
   else throw InvalidArgument(fmt::format("--policy: '{}' is not dyndnn, fixed:OP or hill-climb", pname));
 
-  ManagedModel managed(model, profile, governor, sensor, std::move(policy));
-  managed.manager().keepTrace(true, static_cast<std::size_t>(frames_n));  // the whole run goes into --trace
-  managed.manager().setSlowdownPerThreads(slowdown == "per-threads");
-  managed.setTarget(target);
+  RuntimeOptions runtime_options;
+  runtime_options.profile = profile;
+  runtime_options.governor = governor;
+  runtime_options.sensor = sensor;
+  runtime_options.policy = std::move(policy);
+  model.setRuntime(std::move(runtime_options));
+  runtime::RuntimeManager& manager = *model.runtimeManager();
+  manager.keepTrace(true, static_cast<std::size_t>(frames_n));  // the whole run goes into --trace
+  manager.setSlowdownPerThreads(slowdown == "per-threads");
+  model.setTarget(target);
   Competitor competitor;
   const int last_cpu = hw::detectCpuTopology().online.back();
   const int channels = model.info().input.channels;
@@ -199,35 +204,35 @@ int runRun(const std::vector<std::string>& argv) {
         runtime::Target t = target;
         t.latency_ms = ms;
         t.fps.reset();
-        managed.setTarget(t);
+        model.setTarget(t);
         target = t;
       }
     for (std::size_t c = 0; c < competitor_span.size(); ++c) {
       if (static_cast<int>(competitor_span[c].first) == i) competitor.start(last_cpu);
       if (static_cast<int>(competitor_span[c].second) == i) competitor.stop();
     }
-    at::Tensor logits = frames.count > 0 ? managed.infer(frames.view(i)) : managed.infer(random_input);
+    at::Tensor logits = frames.count > 0 ? model.infer(frames.view(i)) : model.infer(random_input);
     if (frames.count > 0) {
       ++labelled;
       correct += logits.argmax(1).item<std::int64_t>() == frames.labels[static_cast<std::size_t>(i % frames.count)];
     }
-    const auto st = managed.manager().stats();
-    ++usage[st.current_op + fmt::format(" threads={}", st.current_hw.count("threads") ? st.current_hw.at("threads") : 0)];
+    const auto st = manager.stats();
+    ++usage[st.current_op + fmt::format(" threads={}", hw::threadsOf(st.current_hw))];
     const auto now = std::chrono::steady_clock::now();
     if (live && now - last_draw > std::chrono::milliseconds(100)) {
       last_draw = now;
       fmt::print(stderr, "\rframe {:>6}/{} {:<14} threads={} slowdown={:.2f}+-{:.2f} misses={} switches={}   ", i + 1,
-                 frames_n, st.current_op, st.current_hw.count("threads") ? st.current_hw.at("threads") : 0, st.slowdown,
+                 frames_n, st.current_op, hw::threadsOf(st.current_hw), st.slowdown,
                  st.slowdown_std, st.budget_misses, st.switches);
     }
   }
   competitor.stop();
   if (live) fmt::print(stderr, "\n");
   governor->restore();
-  const auto st = managed.manager().stats();
-  if (!trace_path.empty()) managed.manager().writeTrace(trace_path);
+  const auto st = manager.stats();
+  if (!trace_path.empty()) manager.writeTrace(trace_path);
   double lat = 0, acc = 0;
-  const auto trace = managed.manager().trace();
+  const auto trace = manager.trace();
   for (const auto& r : trace) {
     lat += r.latency_ms;
     acc += profile.entries[static_cast<std::size_t>(profile.find(r.op, r.hw))].accuracy;

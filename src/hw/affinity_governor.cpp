@@ -43,7 +43,7 @@ AffinityGovernor::AffinityGovernor(const GovernorOptions& options, std::shared_p
   allowed_ = allowed;
   if (allowed == 0) throw HardwareError("no online CPU is in this process's affinity mask; check taskset/cgroups");
 
-  Knob affinity{"affinity", "cpumask", {}, {}, true,
+  Knob affinity{knobs::kAffinity, "cpumask", {}, {}, true,
                 fmt::format("big/LITTLE by {}; any non-empty subset of 'all' is accepted too", topo.method)};
   auto add = [&](std::int64_t mask, const std::string& level_name) {
     mask &= allowed;
@@ -59,7 +59,7 @@ AffinityGovernor::AffinityGovernor(const GovernorOptions& options, std::shared_p
   for (int c : cpusOfMask(allowed)) add(std::int64_t{1} << c, fmt::format("cpu{}", c));
   knobs_.push_back(affinity);
 
-  Knob threads{"threads", "threads", {}, {}, true, "inference worker threads (OpenMP team of the calling thread)"};
+  Knob threads{knobs::kThreads, "threads", {}, {}, true, "inference worker threads (OpenMP team of the calling thread)"};
   const int n = static_cast<int>(cpusOfMask(allowed).size());
   for (int i = 1; i <= n; ++i) threads.levels.push_back(i);
   knobs_.push_back(threads);
@@ -90,12 +90,12 @@ void AffinityGovernor::bindAll(std::int64_t mask, int threads) {
 
 bool AffinityGovernor::accepts(const Knob& knob, std::int64_t value) const {
   // An explicit core list is any non-empty subset of the usable CPUs, not only the named levels.
-  if (knob.name == "affinity") return value != 0 && (value & ~allowed_) == 0;
+  if (knob.name == knobs::kAffinity) return value != 0 && (value & ~allowed_) == 0;
   return KnobGovernor::accepts(knob, value);
 }
 
 void AffinityGovernor::setKnob(const Knob& knob, std::int64_t value) {
-  if (knob.name == "threads") {
+  if (knob.name == knobs::kThreads) {
     team_->setThreads(static_cast<int>(value));
     max_threads_used_ = std::max(max_threads_used_, static_cast<int>(value));
     if (mask_ != 0) bindAll(mask_, static_cast<int>(value));  // new workers must join the binding
@@ -106,7 +106,7 @@ void AffinityGovernor::setKnob(const Knob& knob, std::int64_t value) {
 }
 
 std::int64_t AffinityGovernor::readKnob(const Knob& knob) const {
-  return knob.name == "threads" ? team_->threads() : ownMask();
+  return knob.name == knobs::kThreads ? team_->threads() : ownMask();
 }
 
 void AffinityGovernor::restoreOriginal() {

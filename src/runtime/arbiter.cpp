@@ -168,7 +168,7 @@ Decision HardwareArbiter::decideLocked(int id) {
   for (const auto& [oid, need] : needs_) {
     if (oid == id || !need.running) continue;
     for (const auto& [k, v] : need.hw) {
-      if (exclusive_.count(k) || k == "threads") continue;
+      if (exclusive_.count(k) || k == hw::knobs::kThreads) continue;
       if (n == floors_.size()) floors_.emplace_back();
       auto& f = floors_[n++];
       f.knob = k;

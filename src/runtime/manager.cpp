@@ -328,7 +328,7 @@ bool RuntimeManager::Impl::slowdownFresh(const HardwareState& hw) const {
 
 std::int64_t RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
   if (!per_threads_) return 0;
-  auto t = hw.find("threads");
+  auto t = hw.find(hw::knobs::kThreads);
   return t == hw.end() ? 0 : t->second;
 }
 

@@ -106,7 +106,7 @@ namespace {
 constexpr int kCoefficients = 4;
 
 std::int64_t threadsOf(const HardwareState& hw) {
-  auto it = hw.find("threads");
+  auto it = hw.find(hw::knobs::kThreads);
   return it == hw.end() ? 0 : it->second;
 }
 

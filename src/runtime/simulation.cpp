@@ -67,7 +67,7 @@ Profile simulatedProfile(const hw::PlatformProfile& platform, const std::vector<
           const auto w = workOf(op, d.name, n, pl.speed);
           ProfileEntry e;
           e.op = op.name;
-          e.hw = {{freqKnob(d.name), opp.freq}, {"threads", n}, {"cluster", di}};
+          e.hw = {{freqKnob(d.name), opp.freq}, {hw::knobs::kThreads, n}, {hw::knobs::kCluster, di}};
           e.macs = op.macs;
           e.accuracy = op.accuracy;
           e.latency_ms = sp.latencySeconds(w) * 1000;
@@ -157,9 +157,9 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
         d = w.manager->before();
       }
       s.entry = &w.manager->profile().entries[static_cast<std::size_t>(d.entry)];
-      const int di = static_cast<int>(s.entry->hw.at("cluster"));
+      const int di = static_cast<int>(s.entry->hw.at(hw::knobs::kCluster));
       s.domain = pp.domains[static_cast<std::size_t>(di)].name;
-      s.threads = static_cast<int>(s.entry->hw.at("threads"));
+      s.threads = static_cast<int>(s.entry->hw.at(hw::knobs::kThreads));
       if (w.driver == FrequencyDriver::Manager) platform.setFrequency(s.domain, s.entry->hw.at(freqKnob(s.domain)));
       s.noise = std::clamp(1.0 + options.noise * gauss(rng), 1.0 - 3 * options.noise, 1.0 + 3 * options.noise);
       s.active = true;
@@ -207,7 +207,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
         if (workloads[i].driver != FrequencyDriver::Kernel) continue;
         const auto& dn = pp.domains[di].name;
         const bool on_domain = (st[i].entry && st[i].domain == dn) ||
-                               (!st[i].entry && workloads[i].manager->profile().entries.front().hw.at("cluster") == static_cast<std::int64_t>(di));
+                               (!st[i].entry && workloads[i].manager->profile().entries.front().hw.at(hw::knobs::kCluster) == static_cast<std::int64_t>(di));
         if (!on_domain) continue;
         kernel_driven = true;
         busy |= st[i].active;

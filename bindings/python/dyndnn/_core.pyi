@@ -29,6 +29,12 @@ class IoError(Error, OSError):
 class HardwareError(Error, OSError):
     """A hardware knob or sensor that cannot be read or written."""
 
+class BackendError(Error):
+    """LibTorch or oneDNN failed inside a call; the message names the call and the backend's words."""
+
+class OutOfMemory(Error, MemoryError):
+    """Memory ran out inside a call (a plan being built, a tensor); the message says what to lower."""
+
 
 class Profile:
     """Latency and power per operating point x hardware state."""

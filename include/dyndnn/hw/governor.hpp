@@ -31,6 +31,20 @@ struct Knob {
 /// A hardware setting: knob name -> level value. Knobs not named are left as they are.
 using HardwareState = std::map<std::string, std::int64_t>;
 
+/// The knob names dyndnn itself gives meaning to; every other knob is named by the governor that offers it
+/// ("cpufreq.policy0", "nvml.gpu0.clock", ...). Use these rather than spelling the strings.
+namespace knobs {
+inline constexpr char kThreads[] = "threads";    ///< the model's own intra-op thread count (no governor needed)
+inline constexpr char kAffinity[] = "affinity";  ///< the CPUs inference may run on (a bit mask, AffinityGovernor)
+inline constexpr char kCluster[] = "cluster";    ///< a simulated platform's CPU cluster (dyndnn/sim/), by index
+}  // namespace knobs
+
+/// The thread count `state` asks for (its knobs::kThreads), or 0 when it names none.
+inline int threadsOf(const HardwareState& state) {
+  const auto it = state.find(knobs::kThreads);
+  return it == state.end() ? 0 : static_cast<int>(it->second);
+}
+
 class Governor {
  public:
   Governor() = default;

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "dyndnn/model.hpp"
 #include "dyndnn/sim/platform.hpp"
-#include "dyndnn/managed_model.hpp"
 #include "fixtures.hpp"
 
 namespace {
@@ -76,9 +76,14 @@ TEST_CASE("managed frame: no heap allocation beyond the inference's own in stead
 
   auto platform = std::make_shared<hw::SimulatedPlatform>(hw::xavierNxProfile());
   std::shared_ptr<hw::Governor> gov = hw::makeSimulatedGovernor(platform);
-  ManagedModel mm(model, profileFor(model, true), gov);
-  mm.setTarget(t);
-  (void)mm.infer(x);
+  {
+    RuntimeOptions o;
+    o.profile = profileFor(model, true);
+    o.governor = gov;
+    model.setRuntime(std::move(o));
+  }
+  model.setTarget(t);
+  (void)model.infer(x);
   // The same sub-network on a model without a runtime: what the inference itself allocates (its output tensor,
   // oneDNN's and ATen's own).
   auto plain = DynamicModel::load(test::fixture("fmnist.dyn"), options);
@@ -88,16 +93,21 @@ TEST_CASE("managed frame: no heap allocation beyond the inference's own in stead
   };
 
   SECTION("with a governor") {
-    const double managed = allocationsPerFrame([&] { (void)mm.infer(x); });
+    const double managed = allocationsPerFrame([&] { (void)model.infer(x); });
     CHECK(managed == direct(model.activeName()));
   }
   SECTION("in an arbiter, with another model registered") {
     auto arbiter = std::make_shared<runtime::HardwareArbiter>(gov);
-    mm.join(arbiter, {"camera", 1, nullptr, {}, ""});
+    RuntimeOptions o;
+    o.profile = profileFor(model, true);
+    o.governor = gov;
+    o.arbiter = arbiter;
+    o.registration = {"camera", 1, nullptr, {}, ""};
+    model.setRuntime(std::move(o));
     auto other = std::make_shared<runtime::RuntimeManager>(profileFor(model, true), t);
     const int id = arbiter->add({"other", 0, other, {}, ""});
     (void)arbiter->decide(id);  // the other model is mid-frame: its frequency is a floor for this one
-    const double managed = allocationsPerFrame([&] { (void)mm.infer(x); });
+    const double managed = allocationsPerFrame([&] { (void)model.infer(x); });
     CHECK(managed == direct(model.activeName()));
   }
   SECTION("through DynamicModel::setTarget") {

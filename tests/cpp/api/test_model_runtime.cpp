@@ -1,4 +1,5 @@
-// ManagedModel: setTarget() + infer() drive the DynamicModel and the governor; setSubnet() suspends the manager.
+// DynamicModel under the runtime manager: setRuntime() + setTarget() + infer() drive the model and the governor;
+// setSubnet() suspends the manager.
 // Budgets are far above any real latency, so nothing here depends on timing.
 #include <ATen/ATen.h>
 // After ATen: c10's logging header defines its own CHECK, which must not replace Catch's.
@@ -6,7 +7,7 @@
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/sim/platform.hpp"
-#include "dyndnn/managed_model.hpp"
+#include "dyndnn/model.hpp"
 #include "dyndnn/profiling.hpp"
 #include "fixtures.hpp"
 
@@ -29,48 +30,60 @@ runtime::Profile profileFor(const DynamicModel& m) {
     }
   return p;
 }
+
+// Install a runtime from the given profile (and governor, and arbiter when given).
+void manage(DynamicModel& m, runtime::Profile p, std::shared_ptr<hw::Governor> gov = nullptr,
+            std::shared_ptr<runtime::HardwareArbiter> arbiter = nullptr,
+            runtime::HardwareArbiter::Registration registration = {}) {
+  RuntimeOptions o;
+  o.profile = std::move(p);
+  o.governor = std::move(gov);
+  o.arbiter = std::move(arbiter);
+  o.registration = std::move(registration);
+  m.setRuntime(std::move(o));
+}
 }  // namespace
 
 TEST_CASE("managed model: setTarget + infer choose the operating point and the hardware state") {
   auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
   auto platform = std::make_shared<hw::SimulatedPlatform>(hw::xavierNxProfile());
   std::shared_ptr<hw::Governor> gov = hw::makeSimulatedGovernor(platform);
-  ManagedModel mm(model, profileFor(model), gov);
+  manage(model, profileFor(model), gov);
   const at::Tensor x = at::rand({1, 1, 28, 28});
-  CHECK_FALSE(mm.managed());
-  (void)mm.infer(x);  // no target yet: a plain DynamicModel, first operating point
+  CHECK_FALSE(model.managed());
+  (void)model.infer(x);  // no target yet: a plain DynamicModel, first operating point
   CHECK(model.activeName() == model.operatingPoints().front().name);
 
   runtime::Target t;
   t.latency_ms = 1e6;
-  mm.setTarget(t);
-  CHECK(mm.managed());
-  (void)mm.infer(x);
+  model.setTarget(t);
+  CHECK(model.managed());
+  (void)model.infer(x);
   CHECK(model.activeName() == "random6");  // the most accurate
   CHECK(platform->frequency("cpu") == 1190400);  // same accuracy at both: least energy (1 W)
-  CHECK(mm.manager().stats().frames == 1);
+  CHECK(model.runtimeManager()->stats().frames == 1);
 
   SECTION("manual setSubnet suspends the manager until setTarget") {
-    mm.setSubnet("random1");
-    CHECK_FALSE(mm.managed());
-    for (int i = 0; i < 3; ++i) (void)mm.infer(x);
+    model.setSubnet("random1");
+    CHECK_FALSE(model.managed());
+    for (int i = 0; i < 3; ++i) (void)model.infer(x);
     CHECK(model.activeName() == "random1");
-    CHECK(mm.manager().stats().frames == 1);
-    mm.setTarget(t);
-    (void)mm.infer(x);
+    CHECK(model.runtimeManager()->stats().frames == 1);
+    model.setTarget(t);
+    (void)model.infer(x);
     CHECK(model.activeName() == "random6");
   }
   SECTION("an infeasible accuracy floor is best effort and reported") {
     t.min_accuracy = 99;
-    mm.setTarget(t);
-    (void)mm.infer(x);
+    model.setTarget(t);
+    (void)model.infer(x);
     CHECK(model.activeName() == "random6");
-    CHECK(mm.manager().stats().unmet == runtime::kUnmetAccuracy);
+    CHECK(model.runtimeManager()->stats().unmet == runtime::kUnmetAccuracy);
   }
   SECTION("invalid targets are rejected and leave the manager as it was") {
     t.latency_ms = -1;
-    CHECK_THROWS_AS(mm.setTarget(t), InvalidArgument);
-    CHECK(mm.managed());
+    CHECK_THROWS_AS(model.setTarget(t), InvalidArgument);
+    CHECK(model.managed());
   }
 }
 
@@ -78,31 +91,29 @@ TEST_CASE("managed model: a profile naming unknown operating points is rejected"
   auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
   auto p = profileFor(model);
   p.entries[0].op = "not-there";
-  CHECK_THROWS_WITH(ManagedModel(model, p), Catch::Contains("not-there"));
+  CHECK_THROWS_WITH(manage(model, p), Catch::Contains("not-there"));
 }
 
-TEST_CASE("managed model: decisions go through the hardware arbiter once attached") {
+TEST_CASE("managed model: decisions go through the hardware arbiter once joined") {
   auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
   auto platform = std::make_shared<hw::SimulatedPlatform>(hw::xavierNxProfile());
   std::shared_ptr<hw::Governor> gov = hw::makeSimulatedGovernor(platform);
   auto profile = profileFor(model);
   for (auto& e : profile.entries)  // at the low frequency only the small operating points
     if (e.hw.at("simulated.cpu.freq") == 1190400 && e.op != "random0") e.accuracy = 0;
-  ManagedModel mm(model, profile, gov);
+  manage(model, profile, gov);
   runtime::Target t;
   t.latency_ms = 1e6;
   t.objective = runtime::Objective::LeastEnergy;
   t.min_accuracy = 50;
-  mm.setTarget(t);
-  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  model.setTarget(t);
+  (void)model.infer(at::rand({1, 1, 28, 28}));
   CHECK(platform->frequency("cpu") == 1190400);  // alone: the 1 W state
   auto arbiter = std::make_shared<runtime::HardwareArbiter>(gov);
   // The arbiter grants only the high frequency (say another model's placement holds the low one).
-  const int id = arbiter->add({"classifier", 0, mm.sharedManager(), {{{"simulated.cpu.freq", 1907200}}}, "simulated.cpu.freq"});
-  arbiter->rearbitrate();
-  CHECK_THROWS_AS(mm.attach(arbiter, id + 1), InvalidArgument);
-  mm.attach(arbiter, id);
-  for (int i = 0; i < 6; ++i) (void)mm.infer(at::rand({1, 1, 28, 28}));
+  manage(model, profile, gov, arbiter, {"classifier", 0, nullptr, {{{"simulated.cpu.freq", 1907200}}}, "simulated.cpu.freq"});
+  CHECK(model.managed());  // the target carries over to the new runtime
+  for (int i = 0; i < 6; ++i) (void)model.infer(at::rand({1, 1, 28, 28}));
   CHECK(platform->frequency("cpu") == 1907200);
   CHECK(model.activeName() == "random0");  // least energy among the accurate enough ones, all equal power: fastest
 }
@@ -187,17 +198,20 @@ TEST_CASE("managed model: the threads knob sets the model's own thread count") {
     e.power_w = t == 1 ? 1.0 : 3.0;  // energy 1 J on one thread, 1.5 J on two
     p.entries.push_back(e);
   }
-  ManagedModel mm(model, p);
+  manage(model, p);
+  // One slowdown for both thread counts (setRuntime tracks one per thread count when the profile has several):
+  // the frame measured on one thread must not make one thread look faster than two.
+  model.runtimeManager()->setSlowdownPerThreads(false);
   runtime::Target t;
   t.latency_ms = 1e6;
   t.objective = runtime::Objective::LeastEnergy;
-  mm.setTarget(t);
-  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  model.setTarget(t);
+  (void)model.infer(at::rand({1, 1, 28, 28}));
   CHECK(model.threads() == 1);
   t.latency_ms = 700;  // only two threads make it (500 ms predicted)
   t.confidence = 0.5;
-  mm.setTarget(t);
-  (void)mm.infer(at::rand({1, 1, 28, 28}));
+  model.setTarget(t);
+  (void)model.infer(at::rand({1, 1, 28, 28}));
   CHECK(model.threads() == 2);
 }
 
@@ -302,27 +316,27 @@ TEST_CASE("managed model: a frame that throws after the decision leaves the arbi
   auto profile = profileFor(model);
   for (auto& e : profile.entries)
     if (e.hw.at("simulated.cpu.freq") == 1190400) e.accuracy = 0;
-  ManagedModel mm(model, profile);
+  manage(model, profile);
   runtime::Target t;
   t.latency_ms = 1e6;
   t.min_accuracy = 50;
-  mm.setTarget(t);
+  model.setTarget(t);
   auto arbiter = std::make_shared<runtime::HardwareArbiter>();
-  mm.join(arbiter, {"camera", 1, nullptr, {}, ""});
+  manage(model, profile, nullptr, arbiter, {"camera", 1, nullptr, {}, ""});
   runtime::Target loose;
   loose.latency_ms = 1e6;
   loose.objective = runtime::Objective::LeastEnergy;
   auto other = std::make_shared<runtime::RuntimeManager>(profileFor(model), loose);
   const int id = arbiter->add({"other", 0, other, {}, ""});
 
-  CHECK_THROWS_AS(mm.infer(at::rand({1, 3, 5, 5})), InvalidArgument);
-  CHECK(mm.manager().stats().frames == 0);
+  CHECK_THROWS_AS(model.infer(at::rand({1, 3, 5, 5})), InvalidArgument);
+  CHECK(model.runtimeManager()->stats().frames == 0);
   const auto d = arbiter->decide(id);
   CHECK(other->profile().entries[static_cast<std::size_t>(d.entry)].hw.at("simulated.cpu.freq") == 1190400);
   other->after(1.0);
   arbiter->done(id);
 
-  (void)mm.infer(at::rand({1, 1, 28, 28}));  // a good frame still works and is counted
-  CHECK(mm.manager().stats().frames == 1);
-  CHECK(mm.manager().stats().current_hw.at("simulated.cpu.freq") == 1907200);
+  (void)model.infer(at::rand({1, 1, 28, 28}));  // a good frame still works and is counted
+  CHECK(model.runtimeManager()->stats().frames == 1);
+  CHECK(model.runtimeManager()->stats().current_hw.at("simulated.cpu.freq") == 1907200);
 }
