@@ -94,9 +94,14 @@ CLI::Option* Command::addFile(std::string& file) {
   return app_.add_option("FILE", file, "the package (.dyn)")->required()->type_name("");
 }
 
-void Command::addSubnet(std::string& op, std::string& config) {
-  auto* by_name = app_.add_option("--op", op, "operating point to run (default: the package's first)")->type_name("NAME");
-  app_.add_option("--config", config,
+void Command::SubnetChoice::applyTo(DynamicModel& model) const {
+  if (!op.empty()) model.setSubnet(op);
+  if (!config.empty()) model.setSubnet(SubnetConfig::fromJson(config));
+}
+
+void Command::addSubnet(SubnetChoice& choice) {
+  auto* by_name = app_.add_option("--op", choice.op, "operating point to run (default: the package's first)")->type_name("NAME");
+  app_.add_option("--config", choice.config,
                   "an explicit sub-network in its family's dict form, e.g. '{\"ks\":7,\"e\":6,\"d\":4,\"r\":28}' for "
                   "OFA-MobileNetV3 (`dyndnn info FILE --json` shows the operating points' configs)")
       ->type_name("JSON")

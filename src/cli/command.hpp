@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dyndnn/model.hpp"
+
 namespace dyndnn::cli {
 
 /// Checks for option values, without the notes CLI11 would add to the value's name in the help ("N:POSITIVE"):
@@ -26,8 +28,12 @@ class Command {
 
   /// The package file every verb but `hw` takes first.
   CLI::Option* addFile(std::string& file);
-  /// --op NAME or --config JSON (not both): the sub-network to run.
-  void addSubnet(std::string& op, std::string& config);
+  /// --op NAME or --config JSON (not both): the sub-network to run; choice.applyTo(model) switches to it.
+  struct SubnetChoice {
+    std::string op, config;
+    void applyTo(DynamicModel& model) const;
+  };
+  void addSubnet(SubnetChoice& choice);
   /// --json, which every verb offers.
   CLI::Option* addJson(bool& json);
   /// --threads N (N >= 1), with the verb's default in the help.

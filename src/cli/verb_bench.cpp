@@ -21,13 +21,14 @@ int runBench(const std::vector<std::string>& argv) {
   Command cmd("bench", "FILE [--op NAME | --config JSON] [--threads N] [--runs N] [--warmup N] [--json]",
               "Time infer() on one sub-network (batch 1, input at its resolution) and print median/p90/p99 latency "
               "in ms and the achieved GFLOP/s (2 x MACs / median time).");
-  std::string file, op, config_json;
+  std::string file;
+  Command::SubnetChoice subnet;
   ModelOptions options;
   options.threads = 1;
   int runs = 50, warmup = 5;
   bool json = false;
   cmd.addFile(file);
-  cmd.addSubnet(op, config_json);
+  cmd.addSubnet(subnet);
   cmd.addThreads(options.threads, "default 1");
   cmd->add_option("--runs", runs, "timed runs")->type_name("N")->check(positive())->capture_default_str();
   cmd->add_option("--warmup", warmup, "untimed runs first")
@@ -37,8 +38,7 @@ int runBench(const std::vector<std::string>& argv) {
   cmd.addJson(json);
   if (!cmd.parse(argv)) return 0;
   auto model = DynamicModel::load(file, options);
-  if (!op.empty()) model.setSubnet(op);
-  if (!config_json.empty()) model.setSubnet(SubnetConfig::fromJson(config_json));
+  subnet.applyTo(model);
   const auto config = model.activeConfig();
   auto input = at::randn({1, model.info().input.channels, config.r, config.r});
 

@@ -19,12 +19,13 @@ namespace {
 int runInfer(const std::vector<std::string>& argv) {
   Command cmd("infer", "FILE [--op NAME | --config JSON] [--image PATH] [--threads N] [--top K] [--json]",
               "Run one inference and print the top classes with their probabilities.");
-  std::string file, op, config, image;
+  std::string file, image;
+  Command::SubnetChoice subnet;
   ModelOptions options;
   int top_k = 5;
   bool json = false;
   cmd.addFile(file);
-  cmd.addSubnet(op, config);
+  cmd.addSubnet(subnet);
   cmd->add_option("--image", image,
                   "8-bit PNG, JPEG, BMP, TGA or binary PGM/PPM image, converted to the model's channels (colour to "
                   "grey by luminance; default: a fixed pseudo-random input)")
@@ -35,8 +36,7 @@ int runInfer(const std::vector<std::string>& argv) {
   cmd.addJson(json);
   if (!cmd.parse(argv)) return 0;
   auto model = DynamicModel::load(file, options);
-  if (!op.empty()) model.setSubnet(op);
-  if (!config.empty()) model.setSubnet(SubnetConfig::fromJson(config));
+  subnet.applyTo(model);
   const int r = model.activeConfig().r;
 
   const auto start = std::chrono::steady_clock::now();

@@ -155,3 +155,6 @@ def test_errors_are_dyndnn_classes_and_builtins(fixture_dir, tmp_path):
         dyndnn.DynamicModel(str(damaged))
     assert isinstance(truncated.value, ValueError) and "damaged.dyn" in str(truncated.value)
     assert issubclass(dyndnn.HardwareError, OSError) and issubclass(dyndnn.Error, RuntimeError)
+    # What LibTorch, oneDNN or the allocator throw inside a call arrives as one of these (tests/cpp/api/test_boundary.cpp).
+    assert issubclass(dyndnn.OutOfMemory, MemoryError) and issubclass(dyndnn.OutOfMemory, dyndnn.Error)
+    assert issubclass(dyndnn.BackendError, dyndnn.Error)
