@@ -44,6 +44,7 @@ py::dict statsToPython(const runtime::ManagerStats& s) {
   d["slowdown"] = s.slowdown;
   d["slowdown_std"] = s.slowdown_std;
   d["switch_penalty"] = s.switch_penalty;
+  d["probes"] = s.probes;
   d["energy_j"] = s.energy_j;
   d["last_reason"] = s.last_reason;
   return d;
@@ -60,6 +61,7 @@ py::dict frameToPython(const runtime::FrameRecord& f) {
   d["predicted_quantile_ms"] = f.predicted_quantile_ms;
   d["slowdown"] = f.slowdown;
   d["slowdown_var"] = f.slowdown_var;
+  d["bias"] = f.bias;
   d["switched"] = f.switched;
   d["met_budget"] = f.met_budget;
   d["unmet"] = runtime::unmetToString(f.unmet);

@@ -153,6 +153,12 @@ struct PolicyContext {
   /// few or stale): stalls that come every few frames (a core shared with a busy process: one frame in six waits
   /// out the other's time slice) are outliers to the estimator and miss the budget at a rate the mean never shows.
   std::function<double(const HardwareState&)> tail_ratio_for;
+  /// Per profile entry (empty: 1 for all): its own latency over its profile's at the device's current slowdown,
+  /// learned on its first steady frames after each switch to it. A small operating point can run 1.65x its
+  /// profile while a large one runs at its own (fixed per-frame costs the profile does not show); without this
+  /// the small point's frames would read as the whole device slowing down and keep the large ones out of reach.
+  /// The slowdown estimators see each frame divided by its entry's factor, so they track the device alone.
+  const std::vector<double>* entry_bias = nullptr;
 };
 
 enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, kUnmetPower = 4 };
@@ -233,6 +239,7 @@ struct FrameRecord {
   double energy_j = -1;     ///< -1 when unmetered
   double predicted_ms = 0, predicted_quantile_ms = 0;
   double slowdown = 1, slowdown_var = 0;
+  double bias = 1;  ///< the entry's own factor on its profile latency (PolicyContext::entry_bias)
   bool switched = false;
   bool met_budget = true;
   unsigned unmet = 0;
@@ -248,6 +255,7 @@ struct ManagerStats {
   unsigned unmet = 0;
   double slowdown = 1, slowdown_std = 0;
   double switch_penalty = 1;  ///< see PolicyContext::switch_penalty
+  std::uint64_t probes = 0;   ///< frames spent trying a better entry the estimates had ruled out
   double energy_j = 0;  ///< metered total
   std::string last_reason;
 };

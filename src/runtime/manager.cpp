@@ -71,6 +71,27 @@ struct RuntimeManager::Impl {
     }
   };
   std::map<std::int64_t, TailWindow> tail_;
+  // Per profile entry: its own factor on its profile latency (PolicyContext::entry_bias), learned on the first
+  // kBiasFrames steady frames after a switch to it while the device's slowdown is known (the estimators do not
+  // see those frames: they would read the entry's own factor as the device changing).
+  static constexpr int kBiasFrames = 3;  // learnBias() takes the median of three
+  std::vector<double> bias_;
+  std::array<double, kBiasFrames> bias_ratios_{};
+  int bias_learned_ = kBiasFrames;  // frames learned in the current window (kBiasFrames: no window open)
+  static constexpr std::uint64_t kSettledFrames = 8;
+  std::uint64_t frames_since_jump_ = 0;
+  // Probing (the manager's own policy only): after probe_wait_ frames on one entry, one frame on the entry the
+  // policy would choose if the device ran as profiled. The estimates only ever learn from entries that run; one
+  // learned on a point that runs slower than its profile (or during contention that has since gone) would keep
+  // every better point out of reach. A probe that meets the budget restarts the estimate at what it measured; one
+  // that misses doubles the wait (so a lasting slowdown costs a frame ever more rarely) and teaches nothing.
+  bool probes_ = false;
+  std::uint64_t probe_wait_ = 0;  // set from stale_frames_
+  static constexpr std::uint64_t kMaxProbeWait = 1u << 12;
+  std::uint64_t next_probe_frame_ = 0;  // no check before this frame (a check runs the policy a second time)
+  int probing_ = -1;                    // the entry this frame probes
+  void maybeProbe(Decision& d);
+  bool learnBias(std::size_t entry, double ratio);  // true while the window is open
   double tailRatioFor(const HardwareState& hw) const;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
   bool slowdownFresh(const HardwareState& hw) const;
@@ -88,7 +109,11 @@ RuntimeManager::Impl::Impl(Profile profile, Target target, std::unique_ptr<Polic
   ctx_.target = &target_;
   ctx_.slowdown = &estimator_;
   ctx_.tail_ratio_for = [this](const HardwareState& hw) { return tailRatioFor(hw); };
+  bias_.assign(profile_.entries.size(), 1.0);  // never resized: the context points at it
+  ctx_.entry_bias = &bias_;
   stats_.policy = policy_->name();
+  probes_ = stats_.policy == "dyndnn";  // a baseline keeps its own behaviour
+  probe_wait_ = static_cast<std::uint64_t>(stale_frames_);
 }
 
 void RuntimeManager::Impl::setTarget(const Target& target) {
@@ -141,9 +166,36 @@ Decision RuntimeManager::Impl::before(const KnobFloor* floors, std::size_t count
   Decision d = suspended_ ? Decision{} : policy_->decide(ctx_);
   if (d.entry < 0) {  // suspended before any decision: nothing to hold
     d = policy_->decide(ctx_);
+  } else if (probes_ && !suspended_) {
+    maybeProbe(d);
   }
   last_ = d;
   return d;
+}
+
+void RuntimeManager::Impl::maybeProbe(Decision& d) {
+  probing_ = -1;
+  if (ctx_.current < 0 || d.entry != ctx_.current || ctx_.frame < next_probe_frame_) return;
+  next_probe_frame_ = ctx_.frame + static_cast<std::uint64_t>(stale_frames_);  // the next check, if none now
+  // The same policy, in place (a copy of the context would allocate), with the device's slowdown as profiled
+  // (1, with the prior's spread). Each entry's own bias still applies, and so do the stalls the tail windows saw:
+  // they are how this device behaves now, not an estimate gone stale.
+  struct Optimistic {
+    PolicyContext& ctx;
+    const SlowdownEstimator* slowdown;
+    std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
+    ~Optimistic() {
+      ctx.slowdown = slowdown;
+      ctx.slowdown_for = std::move(slowdown_for);
+    }
+  } restore{ctx_, ctx_.slowdown, std::move(ctx_.slowdown_for)};
+  static const SlowdownEstimator prior;
+  ctx_.slowdown = &prior;
+  ctx_.slowdown_for = nullptr;
+  const Decision p = policy_->decide(ctx_);
+  if (p.entry < 0 || p.entry == d.entry || p.unmet != kUnmetNone) return;
+  d = p;
+  probing_ = p.entry;
 }
 
 void RuntimeManager::Impl::after(double latency_ms, double energy_j, double utilisation) {
@@ -151,43 +203,78 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (last_.entry < 0) throw InvalidArgument("runtime manager: after() without a before()");
-    const ProfileEntry& e = profile_.entries[static_cast<std::size_t>(last_.entry)];
+    const auto index = static_cast<std::size_t>(last_.entry);
+    const ProfileEntry& e = profile_.entries[index];
     const bool switched = ctx_.current != last_.entry;
     // The first frame on a new entry runs cold (measured 1.2-1.9x a steady frame on this machine): learn that
     // cost on its own, and let the slowdown estimators see the frame without it, or every switch would read
     // as the device slowing down and bring on the next one.
     const bool fresh = slowdownFresh(e.hw);
-    const double level = slowdownFor(e.hw).first;  // the prediction this frame is measured against
+    const double level = slowdownFor(e.hw).first;  // the device's slowdown this frame is measured against
+    const double expected_ms = level * bias_[index] * e.latency_ms;  // what this entry was predicted to take
     double steady_ms = latency_ms;
     if (switched && ctx_.current >= 0 && latency_ms > 0 && e.latency_ms > 0) {
       if (fresh) {
-        const double cold = std::clamp(latency_ms / (level * e.latency_ms), 1.0, 4.0);
+        const double cold = std::clamp(latency_ms / expected_ms, 1.0, 4.0);
         ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * cold;
       }
       steady_ms = latency_ms / ctx_.switch_penalty;
     }
+    const bool probe = probing_ == last_.entry;
+    probing_ = -1;
+    const auto budget_ms = target_.budgetMs();
+    const bool probe_met = probe && (!budget_ms || latency_ms <= *budget_ms);
+    // A switch opens the new entry's bias window when the device's slowdown is settled: its thread count's
+    // estimate is fresh, and the entry left had run steadily (no level change for a while, as the previous entry's
+    // own frames saw it). A switch forced by a change still being learned would put the change into the bias.
+    if (switched)
+      bias_learned_ = !probe && fresh && ctx_.current >= 0 && ctx_.frames_since_switch >= kSettledFrames &&
+                              frames_since_jump_ >= kSettledFrames
+                          ? 0
+                          : kBiasFrames;
+    const bool learning = e.latency_ms > 0 && steady_ms > 0 && level > 0 &&
+                          learnBias(index, steady_ms / (level * e.latency_ms));
+    const double device_ms = steady_ms / bias_[index];  // the frame as the device's slowdown alone explains it
     const std::int64_t group_key = groupKey(e.hw);
     TailWindow& tail = tail_[group_key];
     // A probe of a stale thread count starts its window over; the probe itself was measured against a guess.
-    if (!fresh) tail.clear();
-    else if (e.latency_ms > 0 && steady_ms > 0 && level > 0)
-      tail.push(steady_ms / (level * e.latency_ms), target_.confidence);
+    if (!fresh || probe_met) tail.clear();
+    else if (!learning && !probe && e.latency_ms > 0 && steady_ms > 0 && level > 0)
+      tail.push(device_ms / (level * e.latency_ms), target_.confidence);
     auto jumps = [&] { return estimator_.jumps() + (per_threads_ ? group_[group_key].jumps() : 0); };
     const std::size_t jumps_before = jumps();
     if (switched && ctx_.current >= 0) ++stats_.switches;
     ctx_.frames_since_switch = switched ? 1 : ctx_.frames_since_switch + 1;
+    if (switched && !probe) next_probe_frame_ = std::max(next_probe_frame_, ctx_.frame + probe_wait_);
     ctx_.current = last_.entry;
     ++ctx_.frame;
     ctx_.utilisation = utilisation;
     ctx_.recent_latency_ms.push(latency_ms);
-    estimator_.observe(steady_ms, e.latency_ms, e.latency_std_ms);
-    if (per_threads_) {
-      if (!fresh) group_[group_key].restartAt(steady_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
-      else group_[group_key].observe(steady_ms, e.latency_ms, e.latency_std_ms);
-      group_seen_[group_key] = ctx_.frame;
+    if (probe) {
+      // Met: the estimates were too pessimistic; start them over at what the probe measured. Missed: they stand.
+      probe_wait_ = probe_met ? static_cast<std::uint64_t>(stale_frames_) : std::min(2 * probe_wait_, kMaxProbeWait);
+      next_probe_frame_ = ctx_.frame + probe_wait_;
+      if (probe_met) {
+        estimator_.restartAt(device_ms, e.latency_ms, e.latency_std_ms);
+        if (per_threads_) group_[group_key].restartAt(device_ms, e.latency_ms, e.latency_std_ms);
+      }
+      if (per_threads_ && (probe_met || !fresh)) group_seen_[group_key] = ctx_.frame;
+      ++stats_.probes;
+    } else {
+      if (!learning) estimator_.observe(device_ms, e.latency_ms, e.latency_std_ms);
+      if (per_threads_) {
+        if (!fresh) group_[group_key].restartAt(device_ms, e.latency_ms, e.latency_std_ms);  // a probe: trust it
+        else if (!learning) group_[group_key].observe(device_ms, e.latency_ms, e.latency_std_ms);
+        group_seen_[group_key] = ctx_.frame;
+      }
     }
     // A level change: the frames before it say nothing about the spread around the new level.
-    if (jumps() != jumps_before) tail.clear();
+    if (jumps() != jumps_before) {
+      tail.clear();
+      frames_since_jump_ = 0;
+    } else {
+      ++frames_since_jump_;
+    }
     const auto budget = target_.budgetMs();
     // Written in place (the trace's oldest slot, or one scratch record): strings and maps keep their storage.
     FrameRecord& rec = nextRecord();
@@ -199,6 +286,7 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     rec.predicted_ms = last_.predicted_ms;
     rec.predicted_quantile_ms = last_.predicted_quantile_ms;
     std::tie(rec.slowdown, rec.slowdown_var) = slowdownFor(e.hw);
+    rec.bias = bias_[index];
     rec.switched = switched;
     rec.met_budget = !budget || latency_ms <= *budget;
     rec.unmet = last_.unmet;
@@ -280,7 +368,7 @@ void RuntimeManager::Impl::writeTrace(const std::string& path) const {
       frames.push_back({{"frame", r.frame}, {"op", r.op}, {"hw", r.hw}, {"latency_ms", r.latency_ms},
                         {"energy_j", r.energy_j}, {"predicted_ms", r.predicted_ms},
                         {"predicted_quantile_ms", r.predicted_quantile_ms}, {"slowdown", r.slowdown},
-                        {"slowdown_var", r.slowdown_var}, {"switched", r.switched}, {"met_budget", r.met_budget},
+                        {"slowdown_var", r.slowdown_var}, {"bias", r.bias}, {"switched", r.switched}, {"met_budget", r.met_budget},
                         {"unmet", unmetToString(r.unmet)}, {"reason", r.reason}});
     j["stats"] = {{"frames", stats_.frames}, {"switches", stats_.switches}, {"budget_misses", stats_.budget_misses},
                   {"jumps_detected", stats_.jumps_detected}, {"energy_j", stats_.energy_j}};
@@ -297,6 +385,7 @@ void RuntimeManager::Impl::setSlowdownPerThreads(bool on, int stale_frames) {
   std::lock_guard<std::mutex> lock(mutex_);
   per_threads_ = on;
   stale_frames_ = stale_frames;
+  probe_wait_ = static_cast<std::uint64_t>(stale_frames);
   group_.clear();
   group_seen_.clear();
   tail_.clear();
@@ -330,6 +419,18 @@ std::int64_t RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
   if (!per_threads_) return 0;
   auto t = hw.find(hw::knobs::kThreads);
   return t == hw.end() ? 0 : t->second;
+}
+
+bool RuntimeManager::Impl::learnBias(std::size_t entry, double ratio) {
+  if (bias_learned_ >= kBiasFrames) return false;
+  bias_ratios_[static_cast<std::size_t>(bias_learned_++)] = std::clamp(ratio, 0.25, 4.0);
+  // From the second frame on the entry predicts with what its frames say: the smaller of two (a core shared with
+  // a busy process stalls one frame in several, rarely two in a row), then the median of three.
+  if (bias_learned_ == 2) bias_[entry] = std::min(bias_ratios_[0], bias_ratios_[1]);
+  if (bias_learned_ == 3)
+    bias_[entry] = std::max(std::min(bias_ratios_[0], bias_ratios_[1]),
+                            std::min(std::max(bias_ratios_[0], bias_ratios_[1]), bias_ratios_[2]));
+  return true;
 }
 
 void RuntimeManager::Impl::TailWindow::push(double ratio, double confidence) {

@@ -64,6 +64,11 @@ Prediction predict(const PolicyContext& ctx, const ProfileEntry& e) {
   double xi = ctx.slowdown ? ctx.slowdown->mean() : 1.0;
   double var = ctx.slowdown ? ctx.slowdown->variance() : 0.0;
   if (ctx.slowdown_for) std::tie(xi, var) = ctx.slowdown_for(e.hw);
+  if (ctx.entry_bias && !ctx.entry_bias->empty()) {  // the entry's own factor scales the slowdown and its spread
+    const double b = (*ctx.entry_bias)[static_cast<std::size_t>(&e - ctx.profile->entries.data())];
+    xi *= b;
+    var *= b * b;
+  }
   Prediction p;
   p.mean = xi * e.latency_ms;
   const double sd = std::sqrt(e.latency_ms * e.latency_ms * var + xi * xi * e.latency_std_ms * e.latency_std_ms);

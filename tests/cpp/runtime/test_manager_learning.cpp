@@ -1,0 +1,88 @@
+// What the manager learns from frames, beyond one slowdown: each entry's own factor on its profile (bias), and
+// probes that bring back an entry the estimates ruled out. Synthetic profiles and latencies: no timing.
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+#include "dyndnn/runtime.hpp"
+#include "synthetic.hpp"
+
+using namespace dyndnn::runtime;
+
+namespace {
+
+// small: 5 ms, 70%; large: 20 ms, 80%; one hardware state.
+Profile twoPoints() {
+  Profile p;
+  p.entries.push_back({"small", {{"threads", 1}}, 0, 70, 5, 0.1, 1, 0, false});
+  p.entries.push_back({"large", {{"threads", 1}}, 0, 80, 20, 0.4, 1, 0, false});
+  return p;
+}
+
+// Runs `n` frames; `latency` gives each frame's latency from its entry. Returns how many missed `budget_ms` and
+// how many ran on `op`.
+struct Phase {
+  int misses = 0, on_op = 0;
+};
+Phase run(RuntimeManager& m, int n, const std::function<double(const ProfileEntry&)>& latency, double budget_ms,
+          const std::string& op) {
+  Phase out;
+  for (int i = 0; i < n; ++i) {
+    const auto d = m.before();
+    const auto& e = m.profile().entries[static_cast<std::size_t>(d.entry)];
+    const double ms = latency(e);
+    out.misses += ms > budget_ms;
+    out.on_op += e.op == op;
+    m.after(ms);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("manager: a point slower than its profile does not keep the better one out of reach after contention") {
+  // small runs 1.65x its profile always (fixed per-frame costs the profile missed); large runs at its own. A
+  // competitor (1.5x on everything) forces the manager onto small; when it goes, small's frames still read 1.65x.
+  // With one slowdown learned on small alone, large stays predicted at 33 ms against 25 for good.
+  RuntimeManager m(twoPoints(), test::budget(25));
+  auto device = [](double contention) {
+    return [contention](const ProfileEntry& e) { return e.latency_ms * contention * (e.op == "small" ? 1.65 : 1.0); };
+  };
+  REQUIRE(run(m, 30, device(1.0), 25, "large").on_op >= 20);  // the first frames learn the device
+  const Phase contended = run(m, 25, device(1.5), 25, "small");  // shorter than a probe period
+  CHECK(contended.on_op >= 20);
+  const Phase quiet = run(m, 60, device(1.0), 25, "large");
+  CHECK(m.stats().probes >= 1);
+  CHECK(quiet.on_op >= 30);  // back on large within one probe period (30 frames on small)
+  CHECK(quiet.misses == 0);  // the probe itself met the budget
+  CHECK(run(m, 10, device(1.0), 25, "large").on_op == 10);  // and stays
+}
+
+TEST_CASE("manager: probes under a lasting slowdown back off, so they cost a frame ever more rarely") {
+  RuntimeManager m(twoPoints(), test::budget(25));
+  REQUIRE(run(m, 30, [](const ProfileEntry& e) { return e.latency_ms; }, 25, "large").on_op >= 20);
+  // large now takes 30 ms for good (budget 25); small 7.5 ms.
+  const Phase lasting = run(m, 600, [](const ProfileEntry& e) { return e.latency_ms * 1.5; }, 25, "large");
+  // Waits of 30, 60, 120, 240 frames after each failed probe: four or five probes in 600 frames, each one miss,
+  // plus the frames that noticed the slowdown at first.
+  CHECK(m.stats().probes <= 5);
+  CHECK(lasting.misses <= 8);
+  CHECK(lasting.on_op <= 8);
+}
+
+TEST_CASE("manager: an entry's own factor is learned on a settled switch and kept out of the device's slowdown") {
+  RuntimeManager m(twoPoints(), test::budget(25));
+  auto device = [](const ProfileEntry& e) { return e.latency_ms * (e.op == "small" ? 1.65 : 1.0); };
+  REQUIRE(run(m, 30, device, 25, "large").on_op >= 20);
+  m.setTarget(test::budget(10));  // a voluntary switch from a settled large
+  REQUIRE(run(m, 10, device, 10, "small").on_op == 10);
+  const auto trace = m.trace();
+  CHECK(trace.back().bias == Approx(1.65).epsilon(0.01));
+  CHECK(m.stats().slowdown == Approx(1.0).margin(0.05));  // the device itself did not slow down
+  // The budget loosens again: large is predicted at its own 20 ms, chosen on the next frame without a probe.
+  m.setTarget(test::budget(25));
+  const auto d = m.before();
+  CHECK(m.profile().entries[static_cast<std::size_t>(d.entry)].op == "large");
+  m.after(20);
+  CHECK(m.stats().probes == 0);
+}
