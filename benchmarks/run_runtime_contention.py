@@ -8,7 +8,7 @@ pinned to the last CPU competes; (3) it stops; (4) the budget tightens. Every ru
 accurate (operating point, thread count) whose own fixed run kept >= 95% of that phase's frames within budget.
 
   /usr/bin/python3 benchmarks/run_runtime_contention.py --cli build-rt/dyndnn --model models/fmnist_ofa_mbv3.dyn \
-      --out benchmarks/results/runtime_contention.json [--phase-frames 300] [--profile P.json]
+      --out benchmarks/results/runtime_contention.json [--phase-frames 300] [--profile P.json] [--placements]
 """
 import argparse
 import json
@@ -44,16 +44,23 @@ def main():
     ap.add_argument("--budget-factor", type=float, default=1.25,
                     help="phase 1 budget = this x the largest operating point's 2-thread latency")
     ap.add_argument("--tight-factor", type=float, default=0.6, help="phase 4 budget = this x the phase 1 budget")
+    ap.add_argument("--placements", action="store_true",
+                    help="profile with `--placements` (one thread pinned to each CPU too), so the manager can move "
+                         "off the competitor's core")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="dyndnn_contention_")
     profile = a.profile or os.path.join(tmp, "profile.json")
     if not a.profile:
-        sh([a.cli, "profile", a.model, "-o", profile, "--runs", "50", "--warmup", "10"])
+        sh([a.cli, "profile", a.model, "-o", profile, "--runs", "50", "--warmup", "10"] +
+           (["--placements"] if a.placements else []))
     prof = json.load(open(profile))
     entries = prof["entries"]
     acc = {e["op"]: e["accuracy"] for e in entries}
     threads = sorted({e["hw"]["threads"] for e in entries})
-    two = [e for e in entries if e["hw"]["threads"] == threads[-1]]
+    # The fixed candidates and baselines run where Linux places them (every usable CPU), as without --placements.
+    unpinned = [e for e in entries if "affinity" not in e["hw"] or e["hw"]["affinity"] == max(
+        x["hw"].get("affinity", 0) for x in entries)]
+    two = [e for e in unpinned if e["hw"]["threads"] == threads[-1]]
     largest = max(two, key=lambda e: e["macs"])
     smallest = min(two, key=lambda e: e["macs"])
     n = a.phase_frames

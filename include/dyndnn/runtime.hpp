@@ -283,9 +283,10 @@ class RuntimeManager {
   /// utilisation: busy share of the frame period, for the Linux-governor baselines (0 when unknown).
   void after(double latency_ms, double energy_j = -1, double utilisation = 0);
 
-  /// Slowdown per thread count (off by default: one factor for everything, as ALERT). Another process that takes
-  /// a core slows a thread count that no longer finds a free core far more than one that does, which a single
-  /// factor cannot tell apart. On: each thread count has its own estimator; one not observed for `stale_frames`
+  /// Slowdown per placement: thread count and, when the profile has the "affinity" knob, CPU set (off by default:
+  /// one factor for everything, as ALERT). Another process that takes a core slows a thread count that no longer
+  /// finds a free core, or one thread pinned to that core, far more than one that does, which a single factor
+  /// cannot tell apart. On: each placement has its own estimator; one not observed for `stale_frames`
   /// frames (or never) is predicted with the smaller of its last estimate (prior 1) and the current one, so the
   /// manager probes it again (at most one frame per thread count every `stale_frames` frames) instead of assuming
   /// that a slowdown seen on one thread count holds for all.

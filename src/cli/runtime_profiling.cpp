@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "dyndnn/hw/affinity.hpp"
 #include "dyndnn/tools/idx_dataset.hpp"
 #include "cli/progress.hpp"
 
@@ -43,6 +44,22 @@ std::vector<runtime::HardwareState> threadStates(hw::Governor& governor) {
     if (k.name == hw::knobs::kThreads)
       for (auto v : k.levels) out.push_back({{hw::knobs::kThreads, v}});
   if (out.empty()) throw HardwareError("the governor has no 'threads' knob; profile needs the affinity backend");
+  return out;
+}
+
+std::vector<runtime::HardwareState> placementStates(hw::Governor& governor) {
+  const auto knobs = governor.knobs();
+  const auto affinity = std::find_if(knobs.begin(), knobs.end(), [](const hw::Knob& k) { return k.name == hw::knobs::kAffinity; });
+  if (affinity == knobs.end() || affinity->levels.empty())
+    throw HardwareError("the governor has no 'affinity' knob; placements need the affinity backend");
+  const std::int64_t all = affinity->levels.front();  // the affinity governor offers every usable CPU first
+  std::vector<runtime::HardwareState> out;
+  for (auto s : threadStates(governor)) {
+    s[hw::knobs::kAffinity] = all;
+    out.push_back(std::move(s));
+  }
+  for (auto mask : affinity->levels)
+    if (hw::cpusOfMask(mask).size() == 1 && mask != all) out.push_back({{hw::knobs::kThreads, 1}, {hw::knobs::kAffinity, mask}});
   return out;
 }
 

@@ -29,5 +29,8 @@ void measureProfileWithProgress(DynamicModel& model, hw::Governor* governor, hw:
 
 /// Hardware states of this machine's affinity governor: each thread count from 1 to the usable CPUs.
 std::vector<runtime::HardwareState> threadStates(hw::Governor& governor);
+/// The placements worth profiling for contention: each thread count on all usable CPUs, and one thread pinned to
+/// each single CPU (a competitor on one core then leaves a placement the manager can move to).
+std::vector<runtime::HardwareState> placementStates(hw::Governor& governor);
 
 }  // namespace dyndnn::cli

@@ -25,7 +25,7 @@ int runProfile(const std::vector<std::string>& argv) {
               "manager.");
   std::string file, out = "PROFILE.json", data = "/usr/share/datasets/fashion-mnist", gname = "affinity";
   std::vector<int> threads_list;
-  bool predict = false, no_resume = false, json = false;
+  bool predict = false, no_resume = false, json = false, placements = false;
   ProfilingOptions po;
   po.runs = 30;
   po.warmup = 5;
@@ -43,6 +43,10 @@ int runProfile(const std::vector<std::string>& argv) {
       ->type_name("L")
       ->delimiter(',')
       ->check(inRange(1, 4096));
+  cmd->add_flag("--placements", placements,
+                "also one thread pinned to each CPU, and every state with its CPU set (the affinity knob), so the "
+                "runtime manager can move off a core another process takes")
+      ->excludes(cmd->get_option("--threads-list"));
   cmd->add_option("--op", po.ops, "only this operating point (repeatable; default: all)")->type_name("NAME");
   cmd->add_flag("--predict", predict,
                 "measure only the largest thread count fully and every other operating point on the others; fit "
@@ -65,7 +69,7 @@ int runProfile(const std::vector<std::string>& argv) {
   auto model = DynamicModel::load(file, mo);
   auto governor = hw::makeAffinityGovernor();
   po.checkpoint_path = out;
-  auto all_states = threadStates(*governor);
+  auto all_states = placements ? placementStates(*governor) : threadStates(*governor);
   if (!threads_list.empty()) {
     all_states.clear();
     for (int t : threads_list) all_states.push_back({{hw::knobs::kThreads, t}});

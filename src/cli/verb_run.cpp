@@ -87,7 +87,7 @@ int runRun(const std::vector<std::string>& argv) {
                     data = "/usr/share/datasets/fashion-mnist", slowdown = "per-threads";
   double latency_ms = 0, fps = 0, min_acc = 0, power_w = 0;
   int frames_n = 1000;
-  bool json = false;
+  bool json = false, placements = false;
   cmd.addFile(file);
   auto* o_latency = cmd->add_option("--target-ms", latency_ms, "per-frame latency budget (ms)")->type_name("T");
   auto* o_fps = cmd->add_option("--fps", fps, "frame-rate target instead of --target-ms (budget 1000/F ms)")
@@ -100,6 +100,9 @@ int runRun(const std::vector<std::string>& argv) {
       ->capture_default_str();
   cmd->add_option("--frames", frames_n, "frames to run")->type_name("N")->check(positive())
       ->capture_default_str();
+  cmd->add_flag("--placements", placements,
+                "the quick profile also pins one thread to each CPU (as `dyndnn profile --placements`), so the "
+                "manager can move off a core another process takes");
   cmd->add_option("--profile", profile_path, "profile from `dyndnn profile` (default: a quick one measured now, "
                                               "10 runs per entry)")
       ->type_name("PROFILE.json");
@@ -153,7 +156,7 @@ int runRun(const std::vector<std::string>& argv) {
     ProfilingOptions po;
     po.runs = 10;
     po.warmup = 3;
-    po.states = threadStates(*governor);
+    po.states = placements ? placementStates(*governor) : threadStates(*governor);
     measureProfileWithProgress(model, governor.get(), sensor.get(), frames, po, profile, !json);
     profile.model = file;
     profile.device = "this machine (quick profile)";

@@ -56,8 +56,11 @@ struct RuntimeManager::Impl {
   std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
   bool per_threads_ = false;
   int stale_frames_ = 30;
-  std::map<std::int64_t, SlowdownEstimator> group_;
-  std::map<std::int64_t, std::uint64_t> group_seen_;
+  // Per placement: thread count and CPU set (the affinity knob; 0 when the profile has none), so a competitor
+  // on one core slows the placements that share it and leaves the others' estimates alone.
+  using GroupKey = std::pair<std::int64_t, std::int64_t>;
+  std::map<GroupKey, SlowdownEstimator> group_;
+  std::map<GroupKey, std::uint64_t> group_seen_;
   // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
   // count), and its quantile at the target's confidence.
   static constexpr std::size_t kTailFrames = 40;
@@ -70,7 +73,7 @@ struct RuntimeManager::Impl {
       quantile = 0;
     }
   };
-  std::map<std::int64_t, TailWindow> tail_;
+  std::map<GroupKey, TailWindow> tail_;
   // Per profile entry: its own factor on its profile latency (PolicyContext::entry_bias), learned on the first
   // kBiasFrames steady frames after a switch to it while the device's slowdown is known (the estimators do not
   // see those frames: they would read the entry's own factor as the device changing).
@@ -95,7 +98,7 @@ struct RuntimeManager::Impl {
   double tailRatioFor(const HardwareState& hw) const;
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
   bool slowdownFresh(const HardwareState& hw) const;
-  std::int64_t groupKey(const HardwareState& hw) const;  // thread count when per thread count, else 0
+  GroupKey groupKey(const HardwareState& hw) const;  // the placement when per placement, else (0, 0)
   FrameRecord& nextRecord();
   std::vector<FrameRecord> traceLocked() const;
 };
@@ -235,7 +238,7 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     const bool learning = e.latency_ms > 0 && steady_ms > 0 && level > 0 &&
                           learnBias(index, steady_ms / (level * e.latency_ms));
     const double device_ms = steady_ms / bias_[index];  // the frame as the device's slowdown alone explains it
-    const std::int64_t group_key = groupKey(e.hw);
+    const GroupKey group_key = groupKey(e.hw);
     TailWindow& tail = tail_[group_key];
     // A probe of a stale thread count starts its window over; the probe itself was measured against a guess.
     if (!fresh || probe_met) tail.clear();
@@ -415,10 +418,10 @@ bool RuntimeManager::Impl::slowdownFresh(const HardwareState& hw) const {
   return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
 }
 
-std::int64_t RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
-  if (!per_threads_) return 0;
-  auto t = hw.find(hw::knobs::kThreads);
-  return t == hw.end() ? 0 : t->second;
+RuntimeManager::Impl::GroupKey RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
+  if (!per_threads_) return {0, 0};
+  const auto affinity = hw.find(hw::knobs::kAffinity);
+  return {hw::threadsOf(hw), affinity == hw.end() ? 0 : affinity->second};
 }
 
 bool RuntimeManager::Impl::learnBias(std::size_t entry, double ratio) {

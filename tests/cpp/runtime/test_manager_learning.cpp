@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <functional>
+#include <map>
+#include <tuple>
 
 #include "dyndnn/runtime.hpp"
 #include "synthetic.hpp"
@@ -85,4 +87,35 @@ TEST_CASE("manager: an entry's own factor is learned on a settled switch and kep
   CHECK(m.profile().entries[static_cast<std::size_t>(d.entry)].op == "large");
   m.after(20);
   CHECK(m.stats().probes == 0);
+}
+
+TEST_CASE("manager: per-placement slowdown moves one thread off the core a competitor takes") {
+  // small/large on three placements: two threads on both CPUs, one thread pinned to cpu0, one pinned to cpu1.
+  Profile p;
+  const std::int64_t all = 3, cpu0 = 1, cpu1 = 2;
+  for (const auto& [threads, mask, factor] : {std::tuple{2, all, 1.0}, {1, cpu0, 1.6}, {1, cpu1, 1.6}})
+    for (const auto& [op, acc, ms] : {std::tuple{"small", 70.0, 5.0}, {"large", 80.0, 12.0}})
+      p.entries.push_back({op, {{"threads", threads}, {"affinity", mask}}, 0, acc, ms * factor, 0.02 * ms, 1, 0, false});
+  RuntimeManager m(p, test::budget(22));
+  m.setSlowdownPerThreads(true, 20);
+  // A busy process on cpu0: two threads wait on it (3x), a thread pinned there gets half the core (2x); cpu1 is
+  // free. One estimate per thread count would learn 2x on cpu0 for every one-thread placement and settle on small.
+  auto contended = [](const ProfileEntry& e) {
+    const auto mask = e.hw.at("affinity");
+    return e.latency_ms * (mask == 3 ? 3.0 : mask == 1 ? 2.0 : 1.0);
+  };
+  std::map<std::int64_t, int> use;
+  int large = 0;
+  for (int i = 0; i < 200; ++i) {
+    const auto d = m.before();
+    const auto& e = m.profile().entries[static_cast<std::size_t>(d.entry)];
+    if (i >= 100) {
+      ++use[e.hw.at("affinity")];
+      large += e.op == "large";
+    }
+    m.after(contended(e));
+  }
+  // large pinned to cpu1 (19.2 ms) is the only large that fits; the others are re-tried rarely.
+  CHECK(use[cpu1] >= 90);
+  CHECK(large >= 90);
 }
