@@ -78,6 +78,7 @@ struct RuntimeManager::Impl {
   // kBiasFrames steady frames after a switch to it while the device's slowdown is known (the estimators do not
   // see those frames: they would read the entry's own factor as the device changing).
   static constexpr int kBiasFrames = 3;  // learnBias() takes the median of three
+  static constexpr double kBiasDeadZone = 0.1;
   std::vector<double> bias_;
   std::array<double, kBiasFrames> bias_ratios_{};
   int bias_learned_ = kBiasFrames;  // frames learned in the current window (kBiasFrames: no window open)
@@ -180,23 +181,32 @@ void RuntimeManager::Impl::maybeProbe(Decision& d) {
   probing_ = -1;
   if (ctx_.current < 0 || d.entry != ctx_.current || ctx_.frame < next_probe_frame_) return;
   next_probe_frame_ = ctx_.frame + static_cast<std::uint64_t>(stale_frames_);  // the next check, if none now
-  // The same policy, in place (a copy of the context would allocate), with the device's slowdown as profiled
-  // (1, with the prior's spread). Each entry's own bias still applies, and so do the stalls the tail windows saw:
-  // they are how this device behaves now, not an estimate gone stale.
+  // The same policy, in place (a copy of the context would allocate), with the device as profiled: slowdown 1
+  // (with the prior's spread) and a switch that costs nothing extra (a penalty learned high on cold frames would
+  // otherwise hold every switch for good). Each entry's own bias still applies, and so do the stalls the tail
+  // windows saw: they are how this device behaves now, not an estimate gone stale.
   struct Optimistic {
     PolicyContext& ctx;
     const SlowdownEstimator* slowdown;
     std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
+    double switch_penalty;
     ~Optimistic() {
       ctx.slowdown = slowdown;
       ctx.slowdown_for = std::move(slowdown_for);
+      ctx.switch_penalty = switch_penalty;
     }
-  } restore{ctx_, ctx_.slowdown, std::move(ctx_.slowdown_for)};
+  } restore{ctx_, ctx_.slowdown, std::move(ctx_.slowdown_for), ctx_.switch_penalty};
   static const SlowdownEstimator prior;
   ctx_.slowdown = &prior;
   ctx_.slowdown_for = nullptr;
+  ctx_.switch_penalty = 1;
   const Decision p = policy_->decide(ctx_);
   if (p.entry < 0 || p.entry == d.entry || p.unmet != kUnmetNone) return;
+  // Only for accuracy: that is what an estimate stuck too high costs the user. A probe for energy alone (a lower
+  // frequency the estimate rules out) risks a miss for a saving the simulations do not show (it cost 2.5 points
+  // of saving against schedutil there).
+  const auto& entries = profile_.entries;
+  if (entries[static_cast<std::size_t>(p.entry)].accuracy <= entries[static_cast<std::size_t>(d.entry)].accuracy) return;
   d = p;
   probing_ = p.entry;
 }
@@ -209,6 +219,10 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     const auto index = static_cast<std::size_t>(last_.entry);
     const ProfileEntry& e = profile_.entries[index];
     const bool switched = ctx_.current != last_.entry;
+    const bool probe = probing_ == last_.entry;
+    probing_ = -1;
+    const auto budget_ms = target_.budgetMs();
+    const bool probe_met = probe && (!budget_ms || latency_ms <= *budget_ms);
     // The first frame on a new entry runs cold (measured 1.2-1.9x a steady frame on this machine): learn that
     // cost on its own, and let the slowdown estimators see the frame without it, or every switch would read
     // as the device slowing down and bring on the next one.
@@ -217,16 +231,12 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     const double expected_ms = level * bias_[index] * e.latency_ms;  // what this entry was predicted to take
     double steady_ms = latency_ms;
     if (switched && ctx_.current >= 0 && latency_ms > 0 && e.latency_ms > 0) {
-      if (fresh) {
+      if (fresh && probe_met == probe) {  // a probe that missed measured the device, not the switch
         const double cold = std::clamp(latency_ms / expected_ms, 1.0, 4.0);
         ctx_.switch_penalty = 0.8 * ctx_.switch_penalty + 0.2 * cold;
       }
       steady_ms = latency_ms / ctx_.switch_penalty;
     }
-    const bool probe = probing_ == last_.entry;
-    probing_ = -1;
-    const auto budget_ms = target_.budgetMs();
-    const bool probe_met = probe && (!budget_ms || latency_ms <= *budget_ms);
     // A switch opens the new entry's bias window when the device's slowdown is settled: its thread count's
     // estimate is fresh, and the entry left had run steadily (no level change for a while, as the previous entry's
     // own frames saw it). A switch forced by a change still being learned would put the change into the bias.
@@ -433,6 +443,8 @@ bool RuntimeManager::Impl::learnBias(std::size_t entry, double ratio) {
   if (bias_learned_ == 3)
     bias_[entry] = std::max(std::min(bias_ratios_[0], bias_ratios_[1]),
                             std::min(std::max(bias_ratios_[0], bias_ratios_[1]), bias_ratios_[2]));
+  // Within the frame-to-frame noise the profile stands: a factor learned from noise only moves predictions about.
+  if (bias_learned_ >= 2 && std::abs(bias_[entry] - 1.0) < kBiasDeadZone) bias_[entry] = 1.0;
   return true;
 }
 

@@ -119,3 +119,36 @@ TEST_CASE("manager: per-placement slowdown moves one thread off the core a compe
   CHECK(use[cpu1] >= 90);
   CHECK(large >= 90);
 }
+
+TEST_CASE("manager: a switch penalty learned high on cold frames does not hold a better point out for good") {
+  RuntimeManager m(twoPoints(), test::budget(25));
+  // Every first frame after a switch runs 3x (cold caches on a loaded machine), for a while: the learned penalty
+  // climbs until a switch to large (20 ms x penalty) is predicted to miss the budget of 25.
+  std::string last_op;
+  auto cold_device = [&](double cold) {
+    return [&last_op, cold](const ProfileEntry& e) {
+      const bool first = e.op != last_op;
+      last_op = e.op;
+      return e.latency_ms * (first ? cold : 1.0);
+    };
+  };
+  run(m, 30, cold_device(3.0), 25, "large");
+  for (int k = 0; k < 6; ++k) {
+    m.setTarget(test::budget(10));
+    run(m, 12, cold_device(3.0), 10, "small");
+    m.setTarget(test::budget(25));
+    run(m, 12, cold_device(3.0), 25, "large");
+  }
+  m.setTarget(test::budget(10));
+  run(m, 12, cold_device(3.0), 10, "small");
+  REQUIRE(m.stats().switch_penalty > 1.2);
+  // The machine settles (a switch now costs 10%); the budget loosens. The penalty holds the switch; a probe (at
+  // the profiled speed, no penalty) takes it once its wait is over (the probes that missed while first frames ran
+  // 3x have doubled it), and it stays.
+  const auto probes_before = m.stats().probes;
+  m.setTarget(test::budget(25));
+  const Phase settled = run(m, 200, cold_device(1.1), 25, "large");
+  CHECK(m.stats().probes == probes_before + 1);
+  CHECK(settled.misses == 0);
+  CHECK(run(m, 10, cold_device(1.1), 25, "large").on_op == 10);
+}
