@@ -244,7 +244,7 @@ int runRun(const std::vector<std::string>& argv) {
   nlohmann::json summary = {{"frames", st.frames}, {"policy", st.policy}, {"target", target.describe()},
                             {"hit_rate", 1.0 - static_cast<double>(st.budget_misses) / n},
                             {"mean_latency_ms", lat / n}, {"switches", st.switches},
-                            {"mean_profile_accuracy", acc / n}, {"jumps_detected", st.jumps_detected},
+                            {"mean_profile_accuracy", acc / n}, {"jumps_detected", st.jumps_detected}, {"probes", st.probes},
                             {"unmet", runtime::unmetToString(st.unmet)}};
   if (labelled) summary["measured_top1"] = 100.0 * correct / labelled;
   if (sensor) summary["energy_j"] = st.energy_j;
