@@ -1,9 +1,7 @@
-// RuntimeManager: decision per frame, feedback, stats and trace.
+// RuntimeManager: decision per frame, feedback, stats and trace (what the frames teach: manager_learning.cpp).
 
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
@@ -12,97 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "dyndnn/error.hpp"
-#include "dyndnn/estimators.hpp"
-#include "dyndnn/runtime.hpp"
 #include "runtime/assign_in_place.hpp"
 #include "runtime/json_io.hpp"
+#include "runtime/manager_impl.hpp"
 
 namespace dyndnn::runtime {
-
-// Everything the manager holds, behind the public class (which forwards): the header shows no state, so it can
-// grow (estimators per thread count, tail windows) without changing the ABI or what a user sees.
-struct RuntimeManager::Impl {
-  Impl(Profile profile, Target target, std::unique_ptr<Policy> policy);
-  void setTarget(const Target& target);
-  Target target() const;
-  void suspend();
-  bool suspended() const;
-  void restrict(const HardwareState& granted);
-  Decision before(const KnobFloor* floors, std::size_t count);
-  void after(double latency_ms, double energy_j, double utilisation);
-  void setSlowdownPerThreads(bool on, int stale_frames);
-  Decision evaluate(const HardwareState& granted) const;
-  ManagerStats stats() const;
-  void onFrame(std::function<void(const FrameRecord&)> callback);
-  void keepTrace(bool on, std::size_t max_records);
-  std::vector<FrameRecord> trace() const;
-  void writeTrace(const std::string& path) const;
-
-  mutable std::mutex mutex_;
-  Profile profile_;
-  Target target_;
-  std::unique_ptr<Policy> policy_;
-  SlowdownEstimator estimator_;
-  PolicyContext ctx_;
-  Decision last_;
-  bool suspended_ = false, keep_trace_ = true;
-  std::size_t max_records_ = kDefaultTraceFrames;
-  ManagerStats stats_;
-  // The newest max_records_ frames, a ring whose slots are overwritten in place (a steady frame allocates
-  // nothing); trace_start_ is the oldest.
-  std::vector<FrameRecord> trace_;
-  std::size_t trace_start_ = 0;
-  FrameRecord record_;  // the frame being recorded when no trace is kept; the callback's copy otherwise
-  std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
-  bool per_threads_ = false;
-  int stale_frames_ = 30;
-  // Per placement: thread count and CPU set (the affinity knob; 0 when the profile has none), so a competitor
-  // on one core slows the placements that share it and leaves the others' estimates alone.
-  using GroupKey = std::pair<std::int64_t, std::int64_t>;
-  std::map<GroupKey, SlowdownEstimator> group_;
-  std::map<GroupKey, std::uint64_t> group_seen_;
-  // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
-  // count), and its quantile at the target's confidence.
-  static constexpr std::size_t kTailFrames = 40;
-  struct TailWindow {
-    LatencyWindow ratios{kTailFrames};
-    double quantile = 0;
-    void push(double ratio, double confidence);
-    void clear() {
-      ratios.clear();
-      quantile = 0;
-    }
-  };
-  std::map<GroupKey, TailWindow> tail_;
-  // Per profile entry: its own factor on its profile latency (PolicyContext::entry_bias), learned on the first
-  // kBiasFrames steady frames after a switch to it while the device's slowdown is known (the estimators do not
-  // see those frames: they would read the entry's own factor as the device changing).
-  static constexpr int kBiasFrames = 3;  // learnBias() takes the median of three
-  static constexpr double kBiasDeadZone = 0.1;
-  std::vector<double> bias_;
-  std::array<double, kBiasFrames> bias_ratios_{};
-  int bias_learned_ = kBiasFrames;  // frames learned in the current window (kBiasFrames: no window open)
-  static constexpr std::uint64_t kSettledFrames = 8;
-  std::uint64_t frames_since_jump_ = 0;
-  // Probing (the manager's own policy only): after probe_wait_ frames on one entry, one frame on the entry the
-  // policy would choose if the device ran as profiled. The estimates only ever learn from entries that run; one
-  // learned on a point that runs slower than its profile (or during contention that has since gone) would keep
-  // every better point out of reach. A probe that meets the budget restarts the estimate at what it measured; one
-  // that misses doubles the wait (so a lasting slowdown costs a frame ever more rarely) and teaches nothing.
-  bool probes_ = false;
-  std::uint64_t probe_wait_ = 0;  // set from stale_frames_
-  static constexpr std::uint64_t kMaxProbeWait = 1u << 12;
-  std::uint64_t next_probe_frame_ = 0;  // no check before this frame (a check runs the policy a second time)
-  int probing_ = -1;                    // the entry this frame probes
-  void maybeProbe(Decision& d);
-  bool learnBias(std::size_t entry, double ratio);  // true while the window is open
-  double tailRatioFor(const HardwareState& hw) const;
-  std::pair<double, double> slowdownFor(const HardwareState& hw) const;
-  bool slowdownFresh(const HardwareState& hw) const;
-  GroupKey groupKey(const HardwareState& hw) const;  // the placement when per placement, else (0, 0)
-  FrameRecord& nextRecord();
-  std::vector<FrameRecord> traceLocked() const;
-};
 
 RuntimeManager::Impl::Impl(Profile profile, Target target, std::unique_ptr<Policy> policy)
     : profile_(std::move(profile)), target_(std::move(target)), policy_(std::move(policy)) {
@@ -175,40 +87,6 @@ Decision RuntimeManager::Impl::before(const KnobFloor* floors, std::size_t count
   }
   last_ = d;
   return d;
-}
-
-void RuntimeManager::Impl::maybeProbe(Decision& d) {
-  probing_ = -1;
-  if (ctx_.current < 0 || d.entry != ctx_.current || ctx_.frame < next_probe_frame_) return;
-  next_probe_frame_ = ctx_.frame + static_cast<std::uint64_t>(stale_frames_);  // the next check, if none now
-  // The same policy, in place (a copy of the context would allocate), with the device as profiled: slowdown 1
-  // (with the prior's spread) and a switch that costs nothing extra (a penalty learned high on cold frames would
-  // otherwise hold every switch for good). Each entry's own bias still applies, and so do the stalls the tail
-  // windows saw: they are how this device behaves now, not an estimate gone stale.
-  struct Optimistic {
-    PolicyContext& ctx;
-    const SlowdownEstimator* slowdown;
-    std::function<std::pair<double, double>(const HardwareState&)> slowdown_for;
-    double switch_penalty;
-    ~Optimistic() {
-      ctx.slowdown = slowdown;
-      ctx.slowdown_for = std::move(slowdown_for);
-      ctx.switch_penalty = switch_penalty;
-    }
-  } restore{ctx_, ctx_.slowdown, std::move(ctx_.slowdown_for), ctx_.switch_penalty};
-  static const SlowdownEstimator prior;
-  ctx_.slowdown = &prior;
-  ctx_.slowdown_for = nullptr;
-  ctx_.switch_penalty = 1;
-  const Decision p = policy_->decide(ctx_);
-  if (p.entry < 0 || p.entry == d.entry || p.unmet != kUnmetNone) return;
-  // Only for accuracy: that is what an estimate stuck too high costs the user. A probe for energy alone (a lower
-  // frequency the estimate rules out) risks a miss for a saving the simulations do not show (it cost 2.5 points
-  // of saving against schedutil there).
-  const auto& entries = profile_.entries;
-  if (entries[static_cast<std::size_t>(p.entry)].accuracy <= entries[static_cast<std::size_t>(d.entry)].accuracy) return;
-  d = p;
-  probing_ = p.entry;
 }
 
 void RuntimeManager::Impl::after(double latency_ms, double energy_j, double utilisation) {
@@ -387,96 +265,6 @@ void RuntimeManager::Impl::writeTrace(const std::string& path) const {
                   {"jumps_detected", stats_.jumps_detected}, {"energy_j", stats_.energy_j}};
   }
   writeFileAtomically(path, j.dump(1));
-}
-
-}  // namespace dyndnn::runtime
-
-namespace dyndnn::runtime {
-
-void RuntimeManager::Impl::setSlowdownPerThreads(bool on, int stale_frames) {
-  if (stale_frames < 1) throw InvalidArgument("setSlowdownPerThreads: stale_frames must be >= 1");
-  std::lock_guard<std::mutex> lock(mutex_);
-  per_threads_ = on;
-  stale_frames_ = stale_frames;
-  probe_wait_ = static_cast<std::uint64_t>(stale_frames);
-  group_.clear();
-  group_seen_.clear();
-  tail_.clear();
-  if (on) ctx_.slowdown_for = [this](const HardwareState& hw) { return slowdownFor(hw); };
-  else ctx_.slowdown_for = nullptr;
-}
-
-std::pair<double, double> RuntimeManager::Impl::slowdownFor(const HardwareState& hw) const {
-  if (!per_threads_) return {estimator_.mean(), estimator_.variance()};
-  auto g = group_.find(groupKey(hw));
-  if (g != group_.end() && slowdownFresh(hw)) return {g->second.mean(), g->second.variance()};
-  // Stale or never seen: the smaller of its own last estimate (prior 1) and the thread count in use now.
-  const double own = g != group_.end() ? g->second.mean() : 1.0;
-  const double own_var = g != group_.end() ? g->second.variance() : SlowdownEstimator{}.variance();
-  std::pair<double, double> now{estimator_.mean(), estimator_.variance()};
-  if (ctx_.current >= 0) {
-    const auto& cur = profile_.entries[static_cast<std::size_t>(ctx_.current)].hw;
-    if (auto c = group_.find(groupKey(cur)); c != group_.end()) now = {c->second.mean(), c->second.variance()};
-  }
-  return own <= now.first ? std::pair<double, double>{own, own_var} : now;
-}
-
-// The estimate for `hw` rests on recent frames of its own (with one estimator for all: on any frame at all).
-bool RuntimeManager::Impl::slowdownFresh(const HardwareState& hw) const {
-  if (!per_threads_) return estimator_.observations() > 0;
-  auto seen = group_seen_.find(groupKey(hw));
-  return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
-}
-
-RuntimeManager::Impl::GroupKey RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
-  if (!per_threads_) return {0, 0};
-  const auto affinity = hw.find(hw::knobs::kAffinity);
-  return {hw::threadsOf(hw), affinity == hw.end() ? 0 : affinity->second};
-}
-
-bool RuntimeManager::Impl::learnBias(std::size_t entry, double ratio) {
-  if (bias_learned_ >= kBiasFrames) return false;
-  bias_ratios_[static_cast<std::size_t>(bias_learned_++)] = std::clamp(ratio, 0.25, 4.0);
-  // From the second frame on the entry predicts with what its frames say: the smaller of two (a core shared with
-  // a busy process stalls one frame in several, rarely two in a row), then the median of three.
-  if (bias_learned_ == 2) bias_[entry] = std::min(bias_ratios_[0], bias_ratios_[1]);
-  if (bias_learned_ == 3)
-    bias_[entry] = std::max(std::min(bias_ratios_[0], bias_ratios_[1]),
-                            std::min(std::max(bias_ratios_[0], bias_ratios_[1]), bias_ratios_[2]));
-  // Within the frame-to-frame noise the profile stands: a factor learned from noise only moves predictions about.
-  if (bias_learned_ >= 2 && std::abs(bias_[entry] - 1.0) < kBiasDeadZone) bias_[entry] = 1.0;
-  return true;
-}
-
-void RuntimeManager::Impl::TailWindow::push(double ratio, double confidence) {
-  ratios.push(ratio);
-  const std::size_t n = ratios.size();
-  constexpr std::size_t kMinFrames = 10;  // fewer say nothing about a tail
-  if (n < kMinFrames) {
-    quantile = 0;
-    return;
-  }
-  std::array<double, kTailFrames> sorted;  // a copy on the stack: nth_element reorders
-  for (std::size_t i = 0; i < n; ++i) sorted[i] = ratios[i];
-  const auto k = static_cast<std::ptrdiff_t>(std::ceil(confidence * static_cast<double>(n))) - 1;
-  std::nth_element(sorted.begin(), sorted.begin() + k, sorted.begin() + static_cast<std::ptrdiff_t>(n));
-  quantile = sorted[static_cast<std::size_t>(k)];
-}
-
-double RuntimeManager::Impl::tailRatioFor(const HardwareState& hw) const {
-  if (!slowdownFresh(hw)) return 0;
-  auto t = tail_.find(groupKey(hw));
-  return t == tail_.end() ? 0 : t->second.quantile;
-}
-
-Decision RuntimeManager::Impl::evaluate(const HardwareState& granted) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  PolicyContext ctx = ctx_;
-  ctx.current = -1;
-  ctx.granted = granted;
-  ctx.fixed_knobs.clear();
-  for (const auto& [k, v] : granted) ctx.fixed_knobs.push_back(k);
-  return makeManagerPolicy()->decide(ctx);
 }
 
 // The public class forwards.
