@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <string>
 
 #include "dyndnn/error.hpp"
 #include "runtime/manager_impl.hpp"
@@ -40,9 +42,10 @@ void RuntimeManager::Impl::maybeProbe(Decision& d) {
   const auto& entries = profile_.entries;
   if (entries[static_cast<std::size_t>(p.entry)].accuracy <= entries[static_cast<std::size_t>(d.entry)].accuracy) return;
   d = p;
+  d.reason = std::make_shared<const std::string>("probe (ruled out by the estimates; fits at the profiled speed): " +
+                                                 p.reasonText());  // a probe frame, not a steady one
   probing_ = p.entry;
 }
-
 
 void RuntimeManager::Impl::setSlowdownPerThreads(bool on, int stale_frames) {
   if (stale_frames < 1) throw InvalidArgument("setSlowdownPerThreads: stale_frames must be >= 1");

@@ -2,6 +2,7 @@
 // probes that bring back an entry the estimates ruled out. Synthetic profiles and latencies: no timing.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <tuple>
@@ -57,6 +58,8 @@ TEST_CASE("manager: a point slower than its profile does not keep the better one
   CHECK(m.stats().probes >= 1);
   CHECK(quiet.on_op >= 30);  // back on large within one probe period (30 frames on small)
   CHECK(quiet.misses == 0);  // the probe itself met the budget
+  const auto trace = m.trace();
+  CHECK(std::any_of(trace.begin(), trace.end(), [](const FrameRecord& r) { return r.reason.rfind("probe", 0) == 0; }));
   CHECK(run(m, 10, device(1.0), 25, "large").on_op == 10);  // and stays
 }
 
