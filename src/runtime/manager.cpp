@@ -145,6 +145,7 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
       // Met: the estimates were too pessimistic; start them over at what the probe measured. Missed: they stand.
       probe_wait_ = probe_met ? static_cast<std::uint64_t>(stale_frames_) : std::min(2 * probe_wait_, kMaxProbeWait);
       next_probe_frame_ = ctx_.frame + probe_wait_;
+      failed_probes_ = probe_met ? 0 : std::min(failed_probes_ + 1, 8);
       if (probe_met) {
         estimator_.restartAt(device_ms, e.latency_ms, e.latency_std_ms);
         if (per_threads_) group_[group_key].restartAt(device_ms, e.latency_ms, e.latency_std_ms);

@@ -92,6 +92,8 @@ struct RuntimeManager::Impl {
   static constexpr std::uint64_t kMaxProbeWait = 1u << 12;
   std::uint64_t next_probe_frame_ = 0;  // no check before this frame (a check runs the policy a second time)
   int probing_ = -1;                    // the entry this frame probes
+  int failed_probes_ = 0;               // in a row: each makes the next probe's device speed less optimistic
+  SlowdownEstimator probe_level_;       // the slowdown a probe assumes
   void maybeProbe(Decision& d);
   bool learnBias(std::size_t entry, double ratio);  // true while the window is open
   double tailRatioFor(const HardwareState& hw) const;

@@ -15,10 +15,11 @@ void RuntimeManager::Impl::maybeProbe(Decision& d) {
   probing_ = -1;
   if (ctx_.current < 0 || d.entry != ctx_.current || ctx_.frame < next_probe_frame_) return;
   next_probe_frame_ = ctx_.frame + static_cast<std::uint64_t>(stale_frames_);  // the next check, if none now
-  // The same policy, in place (a copy of the context would allocate), with the device as profiled: slowdown 1
-  // (with the prior's spread) and a switch that costs nothing extra (a penalty learned high on cold frames would
-  // otherwise hold every switch for good). Each entry's own bias still applies, and so do the stalls the tail
-  // windows saw: they are how this device behaves now, not an estimate gone stale.
+  // The same policy, in place (a copy of the context would allocate), with the device as profiled (slowdown 1)
+  // and a switch that costs nothing extra (a penalty learned high on cold frames would otherwise hold every switch
+  // for good). After k probes in a row that missed, the device is assumed at now^(1 - 2^-k) instead: the best
+  // point at full speed may be out of reach while a step up is not (a competitor still running). Each entry's own
+  // bias still applies, and so do the stalls the tail windows saw: they are how this device behaves now.
   struct Optimistic {
     PolicyContext& ctx;
     const SlowdownEstimator* slowdown;
@@ -30,8 +31,9 @@ void RuntimeManager::Impl::maybeProbe(Decision& d) {
       ctx.switch_penalty = switch_penalty;
     }
   } restore{ctx_, ctx_.slowdown, std::move(ctx_.slowdown_for), ctx_.switch_penalty};
-  static const SlowdownEstimator prior;
-  ctx_.slowdown = &prior;
+  const double now = std::max(1.0, slowdownFor(profile_.entries[static_cast<std::size_t>(ctx_.current)].hw).first);
+  probe_level_.restartAt(std::pow(now, 1.0 - std::pow(0.5, failed_probes_)), 1.0, 0.0);
+  ctx_.slowdown = &probe_level_;
   ctx_.slowdown_for = nullptr;
   ctx_.switch_penalty = 1;
   const Decision p = policy_->decide(ctx_);
