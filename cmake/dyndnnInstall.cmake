@@ -2,6 +2,8 @@
 #   DIR/include/dyndnn/                      public headers
 #   DIR/<libdir>/libdyndnn*.a                dyndnn and its layers (format, engine, nn, hw, runtime)
 #   DIR/bin/dyndnn                           the CLI (DYNDNN_BUILD_CLI)
+#   DIR/bin/dyndnnd                          the hardware daemon (DYNDNN_BUILD_CLI)
+#   DIR/lib/systemd/system/dyndnnd.service   its systemd unit
 #   DIR/<libdir>/cmake/dyndnn/               dyndnnConfig.cmake, dyndnnConfigVersion.cmake, dyndnnTargets*.cmake
 #   DIR/<DYNDNN_PYTHON_INSTALL_DIR>/dyndnn/  the Python package (DYNDNN_BUILD_PYTHON)
 # and a consumer then uses find_package(dyndnn) with DIR on CMAKE_PREFIX_PATH, linking dyndnn::dyndnn (or
@@ -20,7 +22,7 @@ set(DYNDNN_PYTHON_INSTALL_DIR lib/python3/dist-packages CACHE STRING
 set_target_properties(dyndnn_hw PROPERTIES EXPORT_NAME hw)
 set_target_properties(dyndnn_runtime PROPERTIES EXPORT_NAME runtime)
 # The layers under the api, in dyndnn's link interface (static libraries): installed so the link finds them.
-set(_dyndnn_layers dyndnn_format dyndnn_engine dyndnn_nn)
+set(_dyndnn_layers dyndnn_format dyndnn_engine dyndnn_nn dyndnn_daemon)
 foreach(_t ${_dyndnn_layers})
   string(REPLACE "dyndnn_" "" _name ${_t})
   set_target_properties(${_t} PROPERTIES EXPORT_NAME ${_name})
@@ -49,6 +51,12 @@ if(TARGET dyndnn_cli)
     set_target_properties(dyndnn_cli PROPERTIES INSTALL_RPATH "$ORIGIN/${_dyndnn_cli_to_lib}")
   endif()
   install(TARGETS dyndnn_cli EXPORT dyndnnTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+if(TARGET dyndnnd)
+  install(TARGETS dyndnnd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  configure_file(${PROJECT_SOURCE_DIR}/src/daemon/dyndnnd.service.in ${PROJECT_BINARY_DIR}/dyndnnd.service @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/dyndnnd.service ${PROJECT_SOURCE_DIR}/src/daemon/dyndnnd-policy.json
+          DESTINATION lib/systemd/system)
 endif()
 
 if(TARGET dyndnn_python)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Check that every #include in the library goes with the direction of its layers (../shared/ARCHITECTURE.md).
 
-    types -> format -> graph -> nn, engine ;  types -> hw -> runtime ;  all of them -> api
+    types -> format -> graph -> nn, engine ;  types -> hw -> runtime -> daemon ;  all of them -> api
 
 A layer may include itself and the layers it depends on, never one below it: `runtime/` knows nothing of
 DynamicModel, `format/` nothing of the engine, `engine/` nothing of a model family. Outside the library (the CLI,
@@ -27,6 +27,7 @@ LAYER_OF = [
     ("include/dyndnn/tools/idx_dataset.hpp", "format"),
     ("include/dyndnn/estimators.hpp", "runtime"),
     ("include/dyndnn/runtime.hpp", "runtime"),
+    ("include/dyndnn/daemon.hpp", "daemon"),
     ("include/dyndnn/", "api"),  # model, profiling and the umbrella header
     ("src/api/version.cpp", "types"),
     ("src/format/", "format"),
@@ -35,6 +36,7 @@ LAYER_OF = [
     ("src/nn/", "nn"),
     ("src/hw/", "hw"),
     ("src/runtime/", "runtime"),
+    ("src/daemon/", "daemon"),
     ("src/api/", "api"),
     ("src/cli/", "cli"),
     ("bindings/", "bindings"),
@@ -42,8 +44,8 @@ LAYER_OF = [
     ("benchmarks/", "benchmarks"),
 ]
 
-LIBRARY = {"types", "format", "graph", "nn", "engine", "hw", "runtime", "api"}
-PUBLIC = {"types", "format", "hw", "runtime", "api"}  # what include/dyndnn/ holds
+LIBRARY = {"types", "format", "graph", "nn", "engine", "hw", "runtime", "daemon", "api"}
+PUBLIC = {"types", "format", "hw", "runtime", "daemon", "api"}  # what include/dyndnn/ holds
 ALLOWED = {
     "types": {"types"},
     "format": {"types", "format"},
@@ -52,6 +54,7 @@ ALLOWED = {
     "engine": {"types", "format", "graph", "engine"},
     "hw": {"types", "hw"},
     "runtime": {"types", "hw", "runtime"},
+    "daemon": {"types", "hw", "runtime", "daemon"},
     "api": LIBRARY,
     "cli": PUBLIC | {"cli", "benchmarks"},  # `dyndnn bench` shares benchmarks/bench_stats.hpp
     "bindings": PUBLIC | {"bindings"},
