@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the package-reader fuzzer with clang (libFuzzer + ASan + UBSan) and run it.
+# Build the fuzzers with clang (libFuzzer + ASan + UBSan) and run them: the package reader for SECONDS, dyndnnd's
+# wire protocol for half as long.
 # Usage: scripts/fuzz.sh [SECONDS]   (default 60; CI runs the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +20,15 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DDYNDNN_BUILD_TESTS=OFF -DDYNDNN_BUILD_PYTHON=OFF -DDYNDNN_BUILD_EXAMPLES=OFF -DDYNDNN_BUILD_CLI=OFF \
     -DDYNDNN_BUILD_BENCHMARKS=OFF -DDYNDNN_PYTHON=/usr/bin/python3
 fi
-cmake --build "$BUILD" --target fuzz_package -j "$(nproc)"
+cmake --build "$BUILD" --target fuzz_package fuzz_protocol -j "$(nproc)"
 WORK=$(mktemp -d)
 cp tests/fuzz/corpus/* "$WORK/"
 # -rss_limit_mb: a corrupt length must never turn into a huge allocation
 "$BUILD/tests/fuzz/fuzz_package" -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -max_len=200000 \
   -print_final_stats=1 "$WORK" 2>&1 | tail -n 25
+rm -rf "$WORK"
+WORK=$(mktemp -d)
+cp tests/fuzz/protocol_corpus/* "$WORK/"
+"$BUILD/tests/fuzz/fuzz_protocol" -max_total_time="$(( (SECONDS_TO_RUN + 1) / 2 ))" -rss_limit_mb=1024 -max_len=70000 \
+  -print_final_stats=1 "$WORK" 2>&1 | tail -n 12
 rm -rf "$WORK"
