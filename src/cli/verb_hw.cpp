@@ -10,6 +10,7 @@
 
 #include "cli/command.hpp"
 #include "cli/verbs.hpp"
+#include "dyndnn/daemon.hpp"
 #include "dyndnn/dyndnn.hpp"
 #include "dyndnn/hw/governor.hpp"
 #include "dyndnn/hw/report.hpp"
@@ -107,18 +108,74 @@ void printText(const hw::HardwareReport& r) {
   if (!power) fmt::print("No power sensor is readable here: energy can only come from the simulated platform.\n");
 }
 
+// What the device's daemon drives and granted, or why there is none; a refused query says so.
+struct DaemonReport {
+  std::string socket;
+  std::optional<daemon::DaemonStatus> status;
+  std::string error;
+};
+
+DaemonReport queryDaemonAt(const std::string& socket) {
+  DaemonReport r{socket, std::nullopt, ""};
+  try {
+    r.status = daemon::queryDaemon(socket);
+  } catch (const Error& e) {
+    r.error = e.what();
+  }
+  return r;
+}
+
+std::string stateText(const hw::HardwareState& s) {
+  std::string out;
+  for (const auto& [k, v] : s) out += fmt::format("{}{}={}", out.empty() ? "" : " ", k, v);
+  return out.empty() ? "-" : out;
+}
+
+nlohmann::json toJson(const DaemonReport& d) {
+  nlohmann::json j = {{"socket", d.socket}, {"present", d.status.has_value() || !d.error.empty()}};
+  if (!d.error.empty()) j["error"] = d.error;
+  if (!d.status) return j;
+  j["governor"] = d.status->governor;
+  j["applied"] = d.status->applied;
+  nlohmann::json clients = nlohmann::json::array();
+  for (const auto& c : d.status->clients)
+    clients.push_back({{"id", c.id}, {"name", c.name}, {"priority", c.priority}, {"uid", c.uid}, {"pid", c.pid},
+                       {"placed", c.grant.placed}, {"placement", c.grant.placement}, {"applied", c.grant.applied}});
+  j["clients"] = clients;
+  return j;
+}
+
+void printText(const DaemonReport& d) {
+  if (!d.status && d.error.empty()) {
+    fmt::print("\nDaemon: no dyndnnd listens on {} (applications then drive the knobs themselves, as root)\n", d.socket);
+    return;
+  }
+  if (!d.status) {
+    fmt::print("\nDaemon: dyndnnd on {} refused the query: {}\n", d.socket, d.error);
+    return;
+  }
+  fmt::print("\nDaemon: dyndnnd on {} drives {}; set: {}\n", d.socket, d.status->governor, stateText(d.status->applied));
+  if (d.status->clients.empty()) fmt::print("  no clients\n");
+  for (const auto& c : d.status->clients)
+    fmt::print("  {:<16} pid {:<7} uid {:<6} priority {:<4} {} {}\n", c.name, c.pid, c.uid, c.priority,
+               c.grant.placed ? "granted" : "waiting (placements taken)", stateText(c.grant.placement));
+}
+
 }  // namespace
 
 int runHw(const std::vector<std::string>& argv) {
-  Command cmd("hw", "[--json] [--root DIR] [--restore STATEFILE]",
+  Command cmd("hw", "[--json] [--root DIR] [--daemon SOCKET] [--restore STATEFILE]",
               "Detect the hardware knobs (CPU DVFS, GPU DVFS, core affinity and threads, NVML) and sensors (power, "
               "energy, CPU load of other processes, temperature) of this machine, their levels and current values, "
               "and whether this process may change them. Detection only reads; nothing is changed.");
-  std::string root = "/", file;
+  std::string root = "/", file, socket = daemon::kDefaultSocket;
   bool json = false;
   cmd.addJson(json);
   cmd->add_option("--root", root, "inspect a copy of /sys and /proc under DIR instead of the real ones")
       ->type_name("DIR");
+  cmd->add_option("--daemon", socket, "where to look for dyndnnd, the hardware daemon (its clients and grants)")
+      ->type_name("SOCKET")
+      ->capture_default_str();
   auto* restore = cmd->add_option("--restore", file,
                                   "write back the original knob values recorded in STATEFILE by a governor that was "
                                   "killed (SIGKILL cannot be caught), then remove the file; a missing file means "
@@ -143,10 +200,15 @@ int runHw(const std::vector<std::string>& argv) {
     return 0;
   }
   const auto report = hw::detectHardware(root);
-  if (json)
-    fmt::print("{}\n", toJson(report).dump(2));
-  else
+  const DaemonReport daemon = queryDaemonAt(socket);
+  if (json) {
+    nlohmann::json j = toJson(report);
+    j["daemon"] = toJson(daemon);
+    fmt::print("{}\n", j.dump(2));
+  } else {
     printText(report);
+    printText(daemon);
+  }
   return 0;
 }
 

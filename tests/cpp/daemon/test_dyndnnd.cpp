@@ -8,10 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "daemon/daemon_process.hpp"
 #include "dyndnn/daemon.hpp"
@@ -259,4 +261,34 @@ TEST_CASE("dyndnnd: hundreds of connect, claim, disconnect cycles leak no descri
   REQUIRE(status);
   CHECK(status->clients.empty());
   CHECK(b.tree.snapshot() == b.found);  // nobody needs anything: every knob is back
+}
+
+TEST_CASE("dyndnnd: `dyndnn hw` reports the daemon, its clients and what it granted", "[daemon]") {
+  const char* cli = std::getenv("DYNDNN_CLI");
+  if (!cli || !*cli) {
+    WARN("not run: DYNDNN_CLI is not set (a build without the CLI)");
+    return;
+  }
+  Board b;
+  auto run = [&] {
+    const std::string cmd = fmt::format("{} hw --root {} --daemon {} --json", cli, b.tree.root(), b.dir.socket());
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    CHECK(pclose(p) == 0);
+    return nlohmann::json::parse(out).at("daemon");
+  };
+  CHECK_FALSE(run().at("present").get<bool>());
+  DaemonProcess d(b.dir.socket(), b.args());
+  ClientProcess c(claimant(b.dir.socket(), "camera", 2, cores({2}, 1000000)));
+  REQUIRE_FALSE(c.waitFor("grant").empty());
+  const auto j = run();
+  CHECK(j.at("present").get<bool>());
+  CHECK(j.at("governor").get<std::string>().find("cpufreq") != std::string::npos);
+  CHECK(j.at("applied").at("cpufreq.policy0").get<int>() == 1000000);
+  REQUIRE(j.at("clients").size() == 1);
+  CHECK(j.at("clients")[0].at("name") == "camera");
+  CHECK(j.at("clients")[0].at("pid").get<int>() == c.pid());
+  CHECK(j.at("clients")[0].at("placement").at("affinity").get<int>() == 2);
 }
