@@ -59,11 +59,12 @@ struct RuntimeOptions {
   /// counts 1 .. min(usable CPUs, 4)), `profile_warmup` + `profile_runs` inferences each on random input.
   std::vector<runtime::HardwareState> profile_states;
   int profile_warmup = 3, profile_runs = 10;
-  /// Several models on one device: join this per-process arbiter under `registration` (name, priority, placements,
+  /// Several models on one device: join this arbiter (a runtime::HardwareArbiter for the models of this process,
+  /// daemon::connectArbiter() for the device's dyndnnd) under `registration` (name, priority, placements,
   /// exclusive knob; its manager is filled in). The arbiter re-arbitrates when the model joins, when its target
   /// changes and when it leaves (another setRuntime() or destruction); each frame's decision then comes from it.
-  std::shared_ptr<runtime::HardwareArbiter> arbiter;
-  runtime::HardwareArbiter::Registration registration;
+  std::shared_ptr<runtime::Arbiter> arbiter;
+  runtime::Arbiter::Registration registration;
 };
 
 /// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.

@@ -314,6 +314,42 @@ class RuntimeManager {
   std::unique_ptr<Impl> impl_;
 };
 
+/// What a model's runtime joins to share the device with other models. Two implementations: HardwareArbiter (the
+/// models of one process) and daemon::RemoteArbiter (dyndnn/daemon.hpp: models in several processes, through
+/// the device's dyndnnd). DynamicModel::setRuntime() takes either (RuntimeOptions::arbiter).
+class Arbiter {
+ public:
+  struct Registration {
+    std::string name;
+    int priority = 0;
+    std::shared_ptr<RuntimeManager> manager;
+    /// Alternative exclusive assignments (knob -> level); empty: the model may use any entry.
+    std::vector<HardwareState> placements;
+    /// Resource a placement occupies exclusively: the value of this knob in the placement ("" = none).
+    std::string exclusive_knob;
+  };
+  Arbiter() = default;
+  Arbiter(const Arbiter&) = delete;
+  Arbiter& operator=(const Arbiter&) = delete;
+  virtual ~Arbiter() = default;
+  /// Returns an id. Throws InvalidArgument for a null manager or a duplicate name.
+  virtual int add(Registration registration) = 0;
+  virtual void remove(int id) = 0;
+  /// Recompute the placements and restrict each model's manager to its own.
+  virtual void rearbitrate() = 0;
+  /// One model's next decision (call it where that model would call RuntimeManager::before()).
+  virtual Decision decide(int id) = 0;
+  /// The model finished its frame.
+  virtual void done(int id) = 0;
+  virtual HardwareState granted(int id) const = 0;
+};
+
+/// Best first: the placements under which `manager` meets its target (fewest unmet goals), then the most accurate
+/// (MostAccuracy) or the least energy (LeastEnergy) entry it would choose there. A placement no profile entry fits
+/// is left out. Returns (index into `placements`, the manager's decision there).
+std::vector<std::pair<std::size_t, Decision>> rankPlacements(const RuntimeManager& manager,
+                                                             const std::vector<HardwareState>& placements);
+
 /// One arbiter per process: hardware knobs are shared (frequency is per cluster, cores are finite), so models
 /// register with it and it decides the hardware; each model's own manager then picks its operating point within
 /// what it was granted.
@@ -325,36 +361,26 @@ class RuntimeManager {
 /// under which their target is feasible at the least energy, no two models taking the same exclusive resource;
 /// then every shared knob is set to the maximum over the models that need it, and each model is restricted to
 /// that. A single model gets exactly what its own manager would choose.
-/// The interface is kept process-neutral (ids, plain structs) so a cross-process arbiter can implement it later.
-class HardwareArbiter {
+class HardwareArbiter : public Arbiter {
  public:
-  struct Registration {
-    std::string name;
-    int priority = 0;
-    std::shared_ptr<RuntimeManager> manager;
-    /// Alternative exclusive assignments (knob -> level); empty: the model may use any entry.
-    std::vector<HardwareState> placements;
-    /// Resource a placement occupies exclusively: the value of this knob in the placement ("" = none).
-    std::string exclusive_knob;
-  };
   explicit HardwareArbiter(std::shared_ptr<hw::Governor> governor = nullptr);
   /// Returns an id. Throws InvalidArgument for a null manager or a duplicate name.
-  int add(Registration registration);
-  void remove(int id);
+  int add(Registration registration) override;
+  void remove(int id) override;
   /// Recompute the placements (by priority) and restrict each model's manager to its own. All or nothing: when
   /// some model gets no placement it throws InvalidArgument and every grant stays as it was.
-  void rearbitrate();
+  void rearbitrate() override;
   /// One model's next decision (call it where that model would call RuntimeManager::before()): chosen within
   /// its placement, among entries whose shared knobs are at least at the levels models still running hold (the
   /// hardware will be at least that fast: it may afford a better operating point), in one call of the manager's
   /// before(), so a stateful policy advances one frame per frame.
   /// Applies the shared knobs to the governor when there is one. Throws InvalidArgument for an unknown id/name.
-  Decision decide(int id);
+  Decision decide(int id) override;
   Decision decide(const std::string& name);
   /// The model finished its frame: its hardware needs lapse until its next decide().
-  void done(int id);
+  void done(int id) override;
   void done(const std::string& name);
-  HardwareState granted(int id) const;
+  HardwareState granted(int id) const override;
   /// The placement granted to the model registered as `name` (InvalidArgument when there is none).
   HardwareState granted(const std::string& name) const;
   std::vector<int> ids() const;

@@ -63,8 +63,8 @@ void ModelController::suspend() {
   has_target_ = false;
 }
 
-void ModelController::join(std::shared_ptr<runtime::HardwareArbiter> arbiter,
-                           runtime::HardwareArbiter::Registration registration) {
+void ModelController::join(std::shared_ptr<runtime::Arbiter> arbiter,
+                           runtime::Arbiter::Registration registration) {
   if (!arbiter) throw InvalidArgument("setRuntime: joining needs an arbiter");
   leave();
   registration.manager = manager_;
@@ -104,12 +104,12 @@ template <class In>
 at::Tensor ModelController::run(const In& input) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!has_target_) return model_->infer(input);
-  runtime::HardwareArbiter* arbiter = membership_ ? membership_->arbiter.get() : nullptr;
+  runtime::Arbiter* arbiter = membership_ ? membership_->arbiter.get() : nullptr;
   const runtime::Decision d = arbiter ? arbiter->decide(arbiter_id_) : manager_->before();
   // From here a throw (a bad input, a failed switch or knob write) ends a frame that did not happen: the
   // arbiter forgets this model's needs so no shared knob stays raised for it, and the estimator learns nothing.
   struct FrameEnd {
-    runtime::HardwareArbiter* arbiter;
+    runtime::Arbiter* arbiter;
     int id;
     ~FrameEnd() {
       if (arbiter) arbiter->done(id);

@@ -1,6 +1,6 @@
 #pragma once
 // ModelController: ties one model (its ModelCore) to a RuntimeManager, a Governor and a sensor. Before each frame
-// it takes the decision (from the manager, or from the HardwareArbiter it joined), applies it to the model and the
+// it takes the decision (from the manager, or from the arbiter it joined), applies it to the model and the
 // hardware, times the frame, meters it where a sensor exists, and feeds the estimator. DynamicModel::setRuntime()
 // and setTarget() create one inside the model; it is not a public type (one public way to run a managed model).
 //
@@ -44,11 +44,11 @@ class ModelController {
   /// decision then comes from arbiter->decide() and arbiter->done() follows the frame. From then on setTarget()
   /// re-arbitrates too (a placement depends on the target). InvalidArgument for a duplicate name or when no
   /// placement is free for some model.
-  void join(std::shared_ptr<runtime::HardwareArbiter> arbiter, runtime::HardwareArbiter::Registration registration);
+  void join(std::shared_ptr<runtime::Arbiter> arbiter, runtime::Arbiter::Registration registration);
   /// An arbiter joined with join() and the registration it was joined under.
   struct Membership {
-    std::shared_ptr<runtime::HardwareArbiter> arbiter;
-    runtime::HardwareArbiter::Registration registration;
+    std::shared_ptr<runtime::Arbiter> arbiter;
+    runtime::Arbiter::Registration registration;
   };
   /// Leave the arbiter (re-arbitrating the others); returns what it left (nothing when it had not joined), so
   /// a caller can join() it again.

@@ -19,6 +19,29 @@ bool KnobFloor::sameResource(const HardwareState& hw) const {
   return true;
 }
 
+std::vector<std::pair<std::size_t, Decision>> rankPlacements(const RuntimeManager& manager,
+                                                             const std::vector<HardwareState>& placements) {
+  std::vector<std::pair<std::size_t, Decision>> ranked;
+  for (std::size_t i = 0; i < placements.size(); ++i) {
+    try {
+      ranked.emplace_back(i, manager.evaluate(placements[i]));
+    } catch (const InvalidArgument&) {
+      // no profile entry under this placement
+    }
+  }
+  const auto& entries = manager.profile().entries;
+  const bool accuracy_first = manager.target().objective == Objective::MostAccuracy;
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& x, const auto& y) {
+    const int ux = __builtin_popcount(x.second.unmet), uy = __builtin_popcount(y.second.unmet);
+    if (ux != uy) return ux < uy;
+    const double ax = entries[static_cast<std::size_t>(x.second.entry)].accuracy;
+    const double ay = entries[static_cast<std::size_t>(y.second.entry)].accuracy;
+    if (accuracy_first && ax != ay) return ax > ay;
+    return x.second.predicted_energy_j < y.second.predicted_energy_j;
+  });
+  return ranked;
+}
+
 HardwareArbiter::HardwareArbiter(std::shared_ptr<hw::Governor> governor) : governor_(std::move(governor)) {
   if (governor_)
     for (const auto& k : governor_->knobs()) governor_knobs_.push_back(k.name);
@@ -91,30 +114,10 @@ void HardwareArbiter::rearbitrate() {
       continue;
     }
     int best = -1;
-    Decision best_d;
-    const Target target = m.manager->target();
-    for (std::size_t i = 0; i < m.placements.size(); ++i) {
-      const auto& p = m.placements[i];
-      if (!m.exclusive_knob.empty() && taken.count({m.exclusive_knob, p.at(m.exclusive_knob)})) continue;
-      Decision d;
-      try {
-        d = m.manager->evaluate(p);
-      } catch (const InvalidArgument&) {
-        continue;  // no profile entry under this placement
-      }
-      const auto& e = m.manager->profile().entries[static_cast<std::size_t>(d.entry)];
-      const auto& be = best < 0 ? e : m.manager->profile().entries[static_cast<std::size_t>(best_d.entry)];
-      auto count = [](unsigned u) { return __builtin_popcount(u); };
-      bool better = best < 0;
-      if (!better && count(d.unmet) != count(best_d.unmet)) better = count(d.unmet) < count(best_d.unmet);
-      else if (!better && target.objective == Objective::MostAccuracy && e.accuracy != be.accuracy)
-        better = e.accuracy > be.accuracy;
-      else if (!better)
-        better = d.predicted_energy_j < best_d.predicted_energy_j;
-      if (better) {
-        best = static_cast<int>(i);
-        best_d = d;
-      }
+    for (const auto& [i, d] : rankPlacements(*m.manager, m.placements)) {
+      if (!m.exclusive_knob.empty() && taken.count({m.exclusive_knob, m.placements[i].at(m.exclusive_knob)})) continue;
+      best = static_cast<int>(i);
+      break;
     }
     if (best < 0)
       throw InvalidArgument(fmt::format(
