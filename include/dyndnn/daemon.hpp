@@ -21,7 +21,11 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <mutex>
+
 #include "dyndnn/hw/governor.hpp"
+#include "dyndnn/runtime.hpp"
 
 namespace dyndnn::daemon {
 
@@ -107,5 +111,44 @@ class Client {
 /// What the daemon at `socket` drives and granted (for `dyndnn hw`); nullopt when none listens there.
 std::optional<DaemonStatus> queryDaemon(const std::string& socket = kDefaultSocket,
                                         std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
+
+/// The device's dyndnnd as a runtime::Arbiter: a DynamicModel given it in RuntimeOptions::arbiter joins the
+/// arbitration of every process on the device exactly as it joins an in-process HardwareArbiter. Each registered
+/// model is one client (one connection). rearbitrate() claims for each model its placements, ranked best first by
+/// the model's own manager (rankPlacements), and the shared levels of its decision there, and waits for the
+/// grants; decide() reads pushed grants without blocking, decides within the grant (never below what the other
+/// clients need), and sends a need only when the chosen entry's shared levels change; done() sends nothing (a
+/// need lasts until it changes, not one frame). The daemon writes the shared knobs; the model's own governor
+/// should hold only what is its own to set (hw::makeAffinityGovernor(): its threads' cores), so no root is needed.
+/// When the daemon goes away, models keep their last placement without floors and reconnect (at most once a
+/// second) from their next frames; a model idle past its lease reconnects the same way.
+class RemoteArbiter : public runtime::Arbiter {
+ public:
+  explicit RemoteArbiter(std::string socket = kDefaultSocket);
+  ~RemoteArbiter() override;
+  /// Connects the model and says hello. Throws HardwareError (no daemon) or InvalidArgument (refused).
+  int add(Registration registration) override;
+  void remove(int id) override;
+  /// Throws InvalidArgument when the daemon could place some model nowhere (its placements are all held by
+  /// higher-priority clients) or refused a claim (the policy, a level the knob does not offer).
+  void rearbitrate() override;
+  runtime::Decision decide(int id) override;
+  void done(int) override {}
+  HardwareState granted(int id) const override;
+  /// Whether model `id` is connected to the daemon now.
+  bool connected(int id) const;
+  const std::string& socket() const { return socket_; }
+
+ private:
+  struct Member;
+  std::string socket_;
+  mutable std::mutex mutex_;
+  std::map<int, std::unique_ptr<Member>> members_;
+  int next_id_ = 1;
+  void claimLocked(Member& m);
+};
+
+/// A RemoteArbiter for the daemon at `socket`. Throws HardwareError when no daemon listens there (what to start).
+std::shared_ptr<RemoteArbiter> connectArbiter(const std::string& socket = kDefaultSocket);
 
 }  // namespace dyndnn::daemon
