@@ -2,6 +2,7 @@
 // runtime_stats / write_trace, Profile, measure_profile, governors and hardware detection (module dyndnn.hw).
 
 #include "runtime_bindings.hpp"
+#include "dyndnn/daemon.hpp"
 #include "dyndnn/sim/platform.hpp"
 
 #include <pybind11/stl.h>
@@ -224,7 +225,9 @@ Made by `dyndnn profile FILE -o P.json`, by measure_profile(), or by hand (entri
       "each hardware state in `states` (dicts knob -> level, e.g. {'affinity': 1 << cpu, 'threads': 1}; knobs other "
       "than threads need a governor that has them).");
 
-  py::class_<runtime::HardwareArbiter, std::shared_ptr<runtime::HardwareArbiter>>(mod, "HardwareArbiter",
+  py::class_<runtime::Arbiter, std::shared_ptr<runtime::Arbiter>>(mod, "Arbiter",
+      "What models that share the device join: a HardwareArbiter (this process) or a RemoteArbiter (dyndnnd).");
+  py::class_<runtime::HardwareArbiter, runtime::Arbiter, std::shared_ptr<runtime::HardwareArbiter>>(mod, "HardwareArbiter",
                                                                                  R"(One per process: models that share
 the device join it (DynamicModel.set_runtime(arbiter=..., name=..., priority=..., placements=[...],
 exclusive_knob=...)). Higher priority chooses its placement first, no two models take the same exclusive resource,
@@ -236,6 +239,13 @@ then picks its operating point within what it was granted.)")
       .def("granted", py::overload_cast<const std::string&>(&runtime::HardwareArbiter::granted, py::const_),
            py::arg("name"), "The placement granted to the model that joined as `name`.")
       .def("__len__", [](const runtime::HardwareArbiter& a) { return a.ids().size(); });
+  py::class_<daemon::RemoteArbiter, runtime::Arbiter, std::shared_ptr<daemon::RemoteArbiter>>(mod, "RemoteArbiter",
+                                                                                            R"(The device's dyndnnd:
+models in several processes join it as they join a HardwareArbiter (set_runtime(arbiter=connect_arbiter(), ...)).
+The daemon sets the shared knobs (no root needed here); grants are pushed and read at the next infer().)")
+      .def_property_readonly("socket", &daemon::RemoteArbiter::socket);
+  mod.def("connect_arbiter", &daemon::connectArbiter, py::arg("socket") = daemon::kDefaultSocket,
+          "A RemoteArbiter for the dyndnnd listening on `socket`; OSError (dyndnn.HardwareError) when none does.");
 
   model
       .def("set_target",
@@ -261,13 +271,13 @@ set_runtime(), the first call measures a profile here (about 13 inferences per o
 set_subnet()/request_subnet() suspend the manager until the next set_target().)")
       .def("set_runtime",
            [](DynamicModel& m, const py::object& profile, std::shared_ptr<hw::Governor> governor,
-              const py::object& threads, int warmup, int runs, std::shared_ptr<runtime::HardwareArbiter> arbiter,
+              const py::object& threads, int warmup, int runs, std::shared_ptr<runtime::Arbiter> arbiter,
               const std::string& name, int priority, const std::vector<HardwareState>& placements,
               const std::string& exclusive_knob) {
              RuntimeOptions o;
              if (!arbiter && (!name.empty() || !placements.empty() || !exclusive_knob.empty()))
                throw InvalidArgument("set_runtime: name, placements and exclusive_knob belong to an arbiter; pass "
-                                     "arbiter=dyndnn.HardwareArbiter() too");
+                                     "arbiter=dyndnn.HardwareArbiter() (or dyndnn.connect_arbiter()) too");
              o.arbiter = std::move(arbiter);
              o.registration = {name, priority, nullptr, placements, exclusive_knob};
              if (py::isinstance<py::str>(profile)) o.profile = runtime::Profile::load(profile.cast<std::string>());

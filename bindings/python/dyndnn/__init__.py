@@ -5,8 +5,10 @@
     model.set_target(latency_ms=5.0)      # the runtime manager picks the operating point per frame
     logits = model.infer(image)           # uint8 HxW(xC) image or float32 NCHW array
 """
-from ._core import (BackendError, DynamicModel, Error, FormatError, HardwareArbiter, HardwareError, InvalidArgument,
-                    IoError, OutOfMemory, Profile, __version__, hw, measure_profile)
+from ._core import (Arbiter, BackendError, DynamicModel, Error, FormatError, HardwareArbiter, HardwareError,
+                    InvalidArgument, IoError, OutOfMemory, Profile, RemoteArbiter, __version__, connect_arbiter, hw,
+                    measure_profile)
 
-__all__ = ["BackendError", "DynamicModel", "Error", "FormatError", "HardwareArbiter", "HardwareError",
-           "InvalidArgument", "IoError", "OutOfMemory", "Profile", "__version__", "hw", "measure_profile"]
+__all__ = ["Arbiter", "BackendError", "DynamicModel", "Error", "FormatError", "HardwareArbiter", "HardwareError",
+           "InvalidArgument", "IoError", "OutOfMemory", "Profile", "RemoteArbiter", "__version__", "connect_arbiter",
+           "hw", "measure_profile"]

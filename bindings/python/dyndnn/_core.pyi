@@ -91,7 +91,7 @@ class DynamicModel:
         """Hand control to the runtime manager ("most_accuracy" or "least_energy" for what is left free)."""
     def set_runtime(self, *, profile: Union[None, str, Profile] = None, governor: Optional["hw.Governor"] = None,
                     threads: Optional[Sequence[int]] = None, warmup: int = 3, runs: int = 10,
-                    arbiter: Optional["HardwareArbiter"] = None, name: str = "", priority: int = 0,
+                    arbiter: Optional["Arbiter"] = None, name: str = "", priority: int = 0,
                     placements: Sequence[HardwareState] = (), exclusive_knob: str = "") -> None:
         """Install the manager's profile (or measure one over `threads`) and an optional governor; with `arbiter`,
         join it as `name` with `priority` and alternative `placements` (exclusive on `exclusive_knob`)."""
@@ -110,12 +110,26 @@ def measure_profile(model: DynamicModel, threads: Optional[Sequence[int]] = None
     """Latency of every operating point on each thread count (default: the model's) or hardware state."""
 
 
-class HardwareArbiter:
+class Arbiter:
+    """What models that share the device join: a HardwareArbiter (this process) or a RemoteArbiter (dyndnnd)."""
+
+
+class HardwareArbiter(Arbiter):
     """One per process; models sharing the device join it through DynamicModel.set_runtime(arbiter=...)."""
     def __init__(self, governor: Optional["hw.Governor"] = None) -> None: ...
     def rearbitrate(self) -> None: ...
     def granted(self, name: str) -> HardwareState: ...
     def __len__(self) -> int: ...
+
+
+class RemoteArbiter(Arbiter):
+    """The device's dyndnnd: models in several processes join it as they join a HardwareArbiter."""
+    @property
+    def socket(self) -> str: ...
+
+
+def connect_arbiter(socket: str = "/run/dyndnn.sock") -> RemoteArbiter:
+    """A RemoteArbiter for the dyndnnd listening on `socket`; OSError (dyndnn.HardwareError) when none does."""
 
 
 class hw:  # submodule dyndnn.hw
