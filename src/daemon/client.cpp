@@ -64,11 +64,8 @@ void Client::send(const std::string& body) {
   while (done < f.size()) {
     const ssize_t n = ::send(fd_, f.data() + done, f.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd_);
-      fd_ = -1;
+    if (n < 0)  // the socket stays open: a refusal the daemon sent before closing may still be read
       throw HardwareError(fmt::format("sending to dyndnnd failed: {}", std::strerror(errno)));
-    }
     done += static_cast<std::size_t>(n);
   }
 }
@@ -85,7 +82,7 @@ std::optional<std::string> Client::receive(Clock::time_point deadline) {
     char buf[4096];
     const ssize_t n = recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {  // the daemon closed (or died)
+    if (n <= 0) {  // the daemon closed (or died, or reset the connection)
       close(fd_);
       fd_ = -1;
       continue;  // a last frame may still be buffered
@@ -115,7 +112,11 @@ std::unique_ptr<Client> Client::connect(const std::string& socket, const std::st
   hello.type = ClientMessage::Type::Hello;
   hello.name = name;
   hello.priority = priority;
-  c->send(encode(hello));
+  try {
+    c->send(encode(hello));
+  } catch (const HardwareError&) {
+    // The daemon may have refused this peer and closed already: its reason is in the receive buffer.
+  }
   const auto deadline = Clock::now() + timeout;
   while (auto body = c->receive(deadline)) {
     const DaemonMessage m = decodeDaemon(*body);

@@ -25,6 +25,7 @@ namespace {
 
 constexpr std::size_t kMaxPendingOut = 1 << 20;  // a client that stops reading is dropped, not buffered for
 constexpr int kMaxClients = 256;
+constexpr auto kRefusalLinger = std::chrono::milliseconds(500);  // a refused client's time to read why
 
 std::unique_ptr<hw::Governor> deviceGovernor(const ServerOptions& o) {
   hw::GovernorOptions g;
@@ -60,6 +61,16 @@ Server::Server(ServerOptions options)
     : options_(std::move(options)),
       policy_(options_.policy_file.empty() ? Policy::rootOnly() : Policy::load(options_.policy_file)) {
   if (options_.lease_ms < 10) throw InvalidArgument("dyndnnd: --lease-ms must be at least 10");
+  if (options_.socket.size() >= sizeof(sockaddr_un::sun_path))
+    throw InvalidArgument(fmt::format("dyndnnd: socket path {} is too long", options_.socket));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, options_.socket.c_str(), sizeof addr.sun_path - 1);
+  // First of all: is a live daemon serving this socket? Then nothing here may touch its knobs or state file.
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool live = probe >= 0 && connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (probe >= 0) close(probe);
+  if (live) throw HardwareError(fmt::format("dyndnnd: another daemon listens on {}; stop it first", options_.socket));
   // A daemon killed with SIGKILL left its originals in the state file: put them back before anything else.
   if (!options_.state_file.empty() && access(options_.state_file.c_str(), F_OK) == 0) {
     const int n = hw::restoreFromStateFile(options_.state_file);
@@ -69,22 +80,13 @@ Server::Server(ServerOptions options)
   for (const auto& k : governor_->knobs()) knobs_[k.name] = k;
   found_ = governor_->current();
 
-  if (options_.socket.size() >= sizeof(sockaddr_un::sun_path))
-    throw InvalidArgument(fmt::format("dyndnnd: socket path {} is too long", options_.socket));
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) throw HardwareError(fmt::format("dyndnnd: socket(): {}", std::strerror(errno)));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, options_.socket.c_str(), sizeof addr.sun_path - 1);
-  // A socket file left by a daemon that died is removed; one a live daemon listens on is not.
-  if (connect(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    close(listen_fd_);
-    throw HardwareError(fmt::format("dyndnnd: another daemon listens on {}; stop it first", options_.socket));
-  }
-  unlink(options_.socket.c_str());
+  unlink(options_.socket.c_str());  // a socket file left by a daemon that died
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listen_fd_, 64) != 0) {
     const std::string err = std::strerror(errno);
     close(listen_fd_);
+    listen_fd_ = -1;
     throw HardwareError(fmt::format("dyndnnd: cannot listen on {}: {}", options_.socket, err));
   }
   chmod(options_.socket.c_str(), static_cast<mode_t>(options_.socket_mode));
@@ -125,11 +127,12 @@ void Server::run() {
     fds.push_back({listen_fd_, POLLIN, 0});
     for (const auto& [fd, c] : connections_)
       fds.push_back({fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
-    // Wake for the earliest lease to run out.
+    // Wake for the earliest lease to run out (or a refused client's linger to end).
     const auto now = std::chrono::steady_clock::now();
     int timeout = options_.lease_ms;
     for (const auto& [fd, c] : connections_) {
-      const auto left = c.last_seen + std::chrono::milliseconds(options_.lease_ms) - now;
+      const auto left = (c.closing ? c.closing_since + kRefusalLinger
+                                   : c.last_seen + std::chrono::milliseconds(options_.lease_ms)) - now;
       timeout = std::min<int>(timeout, static_cast<int>(std::max<long long>(
                                            1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1)));
     }
@@ -147,7 +150,10 @@ void Server::run() {
     std::vector<int> expired, closing;
     const auto t = std::chrono::steady_clock::now();
     for (const auto& [fd, c] : connections_) {
-      if (c.closing && c.out.empty()) closing.push_back(fd);
+      // A refused client is closed once it has had time to read why (closing at once could reset the connection
+      // before the refusal is read); it ends sooner when it closes first.
+      if (c.closing && c.out.empty() && t - c.closing_since > kRefusalLinger) closing.push_back(fd);
+      else if (c.closing) continue;
       else if (t - c.last_seen > std::chrono::milliseconds(options_.lease_ms)) expired.push_back(fd);
     }
     for (int fd : closing) drop(fd, "refused");
@@ -180,6 +186,7 @@ void Server::accept() {
                            : fmt::format("dyndnnd: {} clients connected already (at most {})", kMaxClients, kMaxClients);
       send(conn, m);
       conn.closing = true;
+      conn.closing_since = std::chrono::steady_clock::now();
       log(fmt::format("refused uid {} pid {}", conn.peer.uid, conn.peer.pid));
       continue;
     }
@@ -212,6 +219,11 @@ void Server::readFrom(Connection& c) {
       m.what = std::string("dyndnnd: ") + e.what();
       send(c, m);
       c.closing = true;
+      c.closing_since = std::chrono::steady_clock::now();
+      if (c.claim) {  // what it held is free at once, not after the linger
+        c.claim.reset();
+        rearbitrate();
+      }
       return;
     }
   }
@@ -392,6 +404,7 @@ void Server::flush(Connection& c) {
       if (errno == EINTR) continue;
       c.out.clear();
       c.closing = true;  // gone: dropped by the loop
+      c.closing_since = {};
       return;
     }
     c.out.erase(0, static_cast<std::size_t>(n));
@@ -399,6 +412,7 @@ void Server::flush(Connection& c) {
   if (c.out.size() > kMaxPendingOut) {
     c.out.clear();
     c.closing = true;
+    c.closing_since = {};
   }
 }
 

@@ -55,7 +55,7 @@ class Server {
     std::optional<Claim> claim;
     Grant sent;               // the last grant pushed
     bool must_answer = false;  // a claim came: answer it with a grant even if nothing changed
-    std::chrono::steady_clock::time_point last_seen;
+    std::chrono::steady_clock::time_point last_seen, closing_since;
   };
   ServerOptions options_;
   Policy policy_;

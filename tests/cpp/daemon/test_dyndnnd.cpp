@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <fmt/format.h>
@@ -291,4 +292,27 @@ TEST_CASE("dyndnnd: `dyndnn hw` reports the daemon, its clients and what it gran
   CHECK(j.at("clients")[0].at("name") == "camera");
   CHECK(j.at("clients")[0].at("pid").get<int>() == c.pid());
   CHECK(j.at("clients")[0].at("placement").at("affinity").get<int>() == 2);
+}
+
+TEST_CASE("dyndnnd: a second daemon on a socket a live one serves refuses to start", "[daemon]") {
+  Board b;
+  DaemonProcess d(b.dir.socket(), b.args());
+  auto client = Client::connect(b.dir.socket(), "served", 0);
+  CHECK(client->claim(cores({1}, 600000)).applied.at("cpufreq.policy0") == 600000);
+  std::string cmd = std::string(DYNDNN_DAEMON) + " --socket " + b.dir.socket();
+  for (const auto& a : b.args()) cmd += " " + a;
+  cmd += " 2>" + b.dir.file("second.log");
+  const int status = std::system(cmd.c_str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  std::ifstream log(b.dir.file("second.log"));
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("another daemon listens on"));
+  // It touched nothing: the state file and the knob the first one set are as they were.
+  CHECK(b.tree.read(kSetspeed0) == "600000");
+  client->need({{"cpufreq.policy0", 800000}});  // the first one still serves
+  auto g = client->poll(2000ms);
+  REQUIRE(g);
+  CHECK(g->applied.at("cpufreq.policy0") == 800000);
+  CHECK(b.tree.read(kSetspeed0) == "800000");
 }
