@@ -221,6 +221,25 @@ TEST_CASE("dyndnnd: the policy decides who may connect, what they may claim and 
   }
 }
 
+TEST_CASE("dyndnnd: an unprivileged client the policy names gets its frequency without root", "[daemon]") {
+  if (geteuid() != 0) {
+    WARN("not run here: running a client as another user needs root");
+    return;
+  }
+  Board b;
+  DaemonProcess d(b.dir.socket(), b.args(R"({"rules":[{"uid":65534,"knobs":["cpufreq.*","affinity"],"max_priority":5}]})"));
+  ClientProcess c([&](int out) {
+    report(out, fmt::format("uid {}", getuid()));
+    auto client = Client::connect(b.dir.socket(), "camera", 5);
+    report(out, text(client->claim(cores({2}, 1400000))));
+    return 0;
+  }, /*as_nobody=*/true);
+  CHECK(c.line() == "uid 65534");
+  CHECK_THAT(c.waitFor("grant"), Catch::Contains("applied={cpufreq.policy0=1400000}"));
+  CHECK(b.tree.read(kSetspeed0) == "1400000");  // written by the daemon: the client could not have
+  CHECK(c.wait() == 0);
+}
+
 TEST_CASE("dyndnnd: a level the knob does not offer or a knob it does not drive is refused", "[daemon]") {
   Board b;
   DaemonProcess d(b.dir.socket(), b.args());
