@@ -20,7 +20,7 @@ case "$KIND" in
   address)
     FLAGS="address,undefined"
     TARGETS=(dyndnn_tests dyndnn_engine_tests dyndnn_managed_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_runtime_tests
-             dyndnn_fake_nvml)
+             dyndnn_fake_nvml dyndnn_daemon_tests dyndnn_remote_tests dyndnnd)
     FILTER="" ;;
   thread)
     FLAGS="thread"
