@@ -40,6 +40,11 @@ Peer peerOf(int fd) {
   return p;
 }
 
+std::string userName(uid_t uid) {
+  if (const passwd* pw = getpwuid(uid)) return pw->pw_name;
+  return std::to_string(uid);
+}
+
 bool Permission::allows(const std::string& knob) const {
   for (const auto& k : knobs) {
     if (!k.empty() && k.back() == '*') {

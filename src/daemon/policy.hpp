@@ -25,6 +25,8 @@ struct Peer {
 
 /// The credentials of the process at the other end of a Unix socket. Throws HardwareError when unavailable.
 Peer peerOf(int fd);
+/// The user's name for messages (the number when the system has no name for it).
+std::string userName(uid_t uid);
 
 struct Permission {
   std::vector<std::string> knobs;  // names, or prefixes ending in '*'

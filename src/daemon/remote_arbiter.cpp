@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -80,6 +81,16 @@ int RemoteArbiter::add(Registration r) {
   auto m = std::make_unique<Member>();
   m->registration = std::move(r);
   m->connect(socket_, std::chrono::milliseconds(2000));
+  // Every level the profile may ask of a daemon knob must be one it offers: said here, once, rather than as a
+  // refused need in the middle of a run.
+  for (const auto& k : m->client->welcome().knobs)
+    for (const auto& e : m->registration.manager->profile().entries)
+      if (auto it = e.hw.find(k.name); it != e.hw.end() &&
+          std::find(k.levels.begin(), k.levels.end(), it->second) == k.levels.end())
+        throw InvalidArgument(fmt::format("remote arbiter: the profile of '{}' asks {} = {} ({}), which dyndnnd "
+                                          "does not offer ({} to {}); profile on this device's levels",
+                                          m->registration.name, k.name, it->second, e.op, k.levels.front(),
+                                          k.levels.back()));
   std::lock_guard<std::mutex> lock(mutex_);
   const int id = next_id_++;
   members_.emplace(id, std::move(m));
@@ -140,7 +151,12 @@ runtime::Decision RemoteArbiter::decide(int id) {
   const auto now = Clock::now();
   try {
     if (m.client && m.client->connected()) {
-      if (auto g = m.client->poll()) m.apply(*g);
+      try {
+        if (auto g = m.client->poll()) m.apply(*g);
+      } catch (const InvalidArgument&) {
+        // A refused need (not expected: add() checked the profile's levels, and the welcome lists only knobs this
+        // user may claim): the hardware stays as last granted and the frame goes on.
+      }
     }
     if (m.client && !m.client->connected()) m.disconnected();
     if (!m.client && now - m.last_try > kReconnectEvery) {  // the daemon is back, or our lease had run out

@@ -122,6 +122,21 @@ TEST_CASE("dynamic models join dyndnnd through RuntimeOptions: cores by priority
   }
 }
 
+TEST_CASE("a profile asking a level dyndnnd does not offer cannot join, and says which entry") {
+  hw::test::FakeTree tree;
+  hw::test::buildOdroidXu3(tree);
+  daemon::test::SocketDir dir;
+  daemon::test::DaemonProcess d(dir.socket(), {"--root", tree.root(), "--state-file", dir.file("state.json")});
+  auto model = DynamicModel::load(test::fixture("fmnist.dyn"));
+  RuntimeOptions o;
+  o.profile = profileOn(model, {800000, 1234567});
+  o.arbiter = daemon::connectArbiter(dir.socket());
+  o.registration = {"camera", 0, nullptr, {{{"affinity", 1}}}, "affinity"};
+  CHECK_THROWS_WITH(model.setRuntime(std::move(o)),
+                    Catch::Contains("asks cpufreq.policy0 = 1234567") && Catch::Contains("does not offer"));
+  CHECK_FALSE(model.managed());
+}
+
 TEST_CASE("connectArbiter: no daemon is a clear error") {
   CHECK_THROWS_WITH(daemon::connectArbiter("/tmp/dyndnn-no-such-daemon.sock"),
                     Catch::Contains("no dyndnnd listens on /tmp/dyndnn-no-such-daemon.sock"));
