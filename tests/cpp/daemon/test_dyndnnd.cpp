@@ -276,7 +276,11 @@ TEST_CASE("dyndnnd: hundreds of connect, claim, disconnect cycles leak no descri
   for (int i = 0; i < 400; ++i) cycle(i);
   std::this_thread::sleep_for(100ms);  // the last bye reaches the daemon
   CHECK(d.openFds() == fds);
+#if defined(__SANITIZE_ADDRESS__)
+  (void)rss;  // ASan holds freed memory in its quarantine (tens of MB): RSS says nothing there; descriptors still do
+#else
   CHECK(d.rssKb() <= rss + 256);
+#endif
   const auto status = queryDaemon(b.dir.socket());
   REQUIRE(status);
   CHECK(status->clients.empty());
