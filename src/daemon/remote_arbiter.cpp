@@ -23,24 +23,26 @@ constexpr auto kReconnectTimeout = std::chrono::milliseconds(200);
 struct RemoteArbiter::Member {
   Registration registration;
   std::unique_ptr<Client> client;
-  std::vector<std::string> daemon_knobs;   // the shared knobs the daemon drives (from its welcome)
+  // Per profile entry, its shared part: the knobs the daemon drives (from its welcome), never the exclusive one.
+  // Worked out once per connection, so a frame compares with the last need and allocates nothing.
+  std::vector<HardwareState> entry_shared;
   HardwareState shared_sent;               // the last need sent
   Grant grant;                             // the last grant applied
   std::vector<runtime::KnobFloor> floors;  // from grant.floors
   Clock::time_point last_sent{}, last_try{};
 
-  // The shared part of a hardware state: the daemon's knobs, never the exclusive one.
-  HardwareState sharedOf(const HardwareState& hw) const {
-    HardwareState s;
-    for (const auto& [k, v] : hw)
-      if (k != registration.exclusive_knob && std::find(daemon_knobs.begin(), daemon_knobs.end(), k) != daemon_knobs.end())
-        s[k] = v;
-    return s;
-  }
   void connect(const std::string& socket, std::chrono::milliseconds timeout) {
     client = Client::connect(socket, registration.name, registration.priority, timeout);
-    daemon_knobs.clear();
-    for (const auto& k : client->welcome().knobs) daemon_knobs.push_back(k.name);
+    const auto& knobs = client->welcome().knobs;
+    entry_shared.clear();
+    for (const auto& e : registration.manager->profile().entries) {
+      HardwareState s;
+      for (const auto& [k, v] : e.hw)
+        if (k != registration.exclusive_knob &&
+            std::any_of(knobs.begin(), knobs.end(), [&](const hw::Knob& d) { return d.name == k; }))
+          s[k] = v;
+      entry_shared.push_back(std::move(s));
+    }
     last_sent = Clock::now();
   }
   void apply(const Grant& g) {
@@ -120,7 +122,7 @@ void RemoteArbiter::claimLocked(Member& m) {
                                       reg.name, reg.placements.size()));
   for (const auto& [i, d] : ranked) claim.placements.push_back(reg.placements[i]);
   const runtime::Decision best = ranked.empty() ? reg.manager->evaluate({}) : ranked.front().second;
-  claim.shared = m.sharedOf(reg.manager->profile().entries[static_cast<std::size_t>(best.entry)].hw);
+  claim.shared = m.entry_shared[static_cast<std::size_t>(best.entry)];
   const Grant g = m.client->claim(claim);
   m.shared_sent = claim.shared;
   m.last_sent = Clock::now();
@@ -174,8 +176,7 @@ runtime::Decision RemoteArbiter::decide(int id) {
   const runtime::Decision d = m.registration.manager->before(m.floors.data(), m.floors.size());
   if (m.client) {
     try {
-      const auto& hw = m.registration.manager->profile().entries[static_cast<std::size_t>(d.entry)].hw;
-      const HardwareState shared = m.sharedOf(hw);
+      const HardwareState& shared = m.entry_shared[static_cast<std::size_t>(d.entry)];
       if (shared != m.shared_sent) {
         m.client->need(shared);
         m.shared_sent = shared;

@@ -66,6 +66,18 @@ ClientProcess::Body claimant(std::string socket, std::string name, int priority,
   };
 }
 
+// A client process that connects as `name` and reports "refused: <the daemon's reason>" when connecting fails.
+ClientProcess::Body refusedAtConnect(std::string socket, std::string name, int priority) {
+  return [=](int out) {
+    try {
+      Client::connect(socket, name, priority);
+    } catch (const InvalidArgument& e) {
+      report(out, std::string("refused: ") + e.what());
+    }
+    return 0;
+  };
+}
+
 struct Board {
   hw::test::FakeTree tree;
   SocketDir dir;
@@ -179,14 +191,7 @@ TEST_CASE("dyndnnd: the policy decides who may connect, what they may claim and 
     CHECK(b.tree.snapshot() == b.found);
   }
   SECTION("a priority above the rule's cap is refused") {
-    ClientProcess c([&](int out) {
-      try {
-        Client::connect(b.dir.socket(), "app", 4);
-      } catch (const InvalidArgument& e) {
-        report(out, std::string("refused: ") + e.what());
-      }
-      return 0;
-    });
+    ClientProcess c(refusedAtConnect(b.dir.socket(), "app", 4));
     CHECK_THAT(c.waitFor("refused"), Catch::Contains("priority 4 is above the 3"));
   }
   SECTION("a user no rule names is refused at connect") {
@@ -194,14 +199,7 @@ TEST_CASE("dyndnnd: the policy decides who may connect, what they may claim and 
       WARN("not run here: running a client as another user needs root");
       return;
     }
-    ClientProcess c([&](int out) {
-      try {
-        Client::connect(b.dir.socket(), "intruder", 0);
-      } catch (const InvalidArgument& e) {
-        report(out, std::string("refused: ") + e.what());
-      }
-      return 0;
-    }, /*as_nobody=*/true);
+    ClientProcess c(refusedAtConnect(b.dir.socket(), "intruder", 0), /*as_nobody=*/true);
     const std::string l = c.waitFor("refused");
     CHECK_THAT(l, Catch::Contains("is not allowed by the policy"));
     CHECK_THAT(l, Catch::Contains("uid 65534"));
@@ -209,14 +207,7 @@ TEST_CASE("dyndnnd: the policy decides who may connect, what they may claim and 
   SECTION("one client cannot take another's name") {
     ClientProcess first(claimant(b.dir.socket(), "camera", 0, cores({1}, 0)));
     REQUIRE_FALSE(first.waitFor("grant").empty());
-    ClientProcess second([&](int out) {
-      try {
-        Client::connect(b.dir.socket(), "camera", 0);
-      } catch (const InvalidArgument& e) {
-        report(out, std::string("refused: ") + e.what());
-      }
-      return 0;
-    });
+    ClientProcess second(refusedAtConnect(b.dir.socket(), "camera", 0));
     CHECK_THAT(second.waitFor("refused"), Catch::Contains("named 'camera' is connected already"));
   }
 }
