@@ -37,10 +37,12 @@ struct RemoteArbiter::Member {
     entry_shared.clear();
     for (const auto& e : registration.manager->profile().entries) {
       HardwareState s;
-      for (const auto& [k, v] : e.hw)
+      for (const auto& kv : e.hw) {
+        const std::string& k = kv.first;  // a named reference: C++17 lambdas cannot capture a structured binding
         if (k != registration.exclusive_knob &&
             std::any_of(knobs.begin(), knobs.end(), [&](const hw::Knob& d) { return d.name == k; }))
-          s[k] = v;
+          s[k] = kv.second;
+      }
       entry_shared.push_back(std::move(s));
     }
     last_sent = Clock::now();

@@ -173,7 +173,6 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
     std::map<std::string, int> threads_on;
     for (const auto& s : st)
       if (s.active) threads_on[s.domain] += s.threads;
-    double busy_w_total = 0;
     std::vector<double> busy_w(nw, 0.0);
     for (std::size_t i = 0; i < nw; ++i) {
       auto& s = st[i];
@@ -192,7 +191,6 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
       s.rate = share / (lat_ms * s.noise);
       s.progress += dt * s.rate;
       busy_w[i] = (platform.powerWatts(&work) - idle_w) * share;
-      busy_w_total += busy_w[i];
       s.freq_time += static_cast<double>(platform.frequency(s.domain)) * dt;
     }
     // Static/idle power is shared by the workloads in equal parts; busy power goes to whoever caused it.
