@@ -94,6 +94,15 @@ else()
   set(DYNDNN_CONFIG_ONEDNN_DIR "")
 endif()
 
+get_target_property(_engine_links dyndnn_engine LINK_LIBRARIES)
+if("$<LINK_ONLY:dyndnn::xnnpack>" IN_LIST _engine_links OR "dyndnn::xnnpack" IN_LIST _engine_links)
+  set(DYNDNN_CONFIG_XNNPACK ON)
+  get_filename_component(DYNDNN_CONFIG_XNNPACK_DIR ${DYNDNN_XNNPACK_LIBRARY} DIRECTORY)
+else()
+  set(DYNDNN_CONFIG_XNNPACK OFF)
+  set(DYNDNN_CONFIG_XNNPACK_DIR "")
+endif()
+
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/dyndnnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/dyndnnConfig.cmake
   INSTALL_DESTINATION ${DYNDNN_INSTALL_CMAKEDIR}

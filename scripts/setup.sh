@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config zlib1g-dev
-  libtorch-dev libdnnl-dev libeigen3-dev libfmt-dev nlohmann-json3-dev catch2 pybind11-dev libstb-dev libcli11-dev
+  libtorch-dev libdnnl-dev libxnnpack-dev libpthreadpool-dev libeigen3-dev libfmt-dev nlohmann-json3-dev catch2 pybind11-dev libstb-dev libcli11-dev
   python3-dev python3-torch python3-numpy python3-pytest python3-matplotlib python3-pil
   dataset-fashion-mnist
 )

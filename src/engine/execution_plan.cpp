@@ -25,6 +25,7 @@ const char* backendName(Backend b) {
     case Backend::Reference: return "reference";
     case Backend::OneDnn: return "onednn";
     case Backend::ATen: return "aten";
+    case Backend::Xnnpack: return "xnnpack";
   }
   return "?";
 }
@@ -41,6 +42,9 @@ PlanPtr compile(const Graph& graph, const at::Device& device, Backend backend) {
     case Backend::OneDnn:
       if (!hasOneDnn()) throw InvalidArgument("this dyndnn build has no oneDNN backend; use Backend::ATen");
       return compileOneDnn(graph);
+    case Backend::Xnnpack:
+      if (!hasXnnpack()) throw InvalidArgument("this dyndnn build has no XNNPACK backend; use Backend::ATen");
+      return compileXnnpack(graph);
     default: return compileATen(graph, device);
   }
 }

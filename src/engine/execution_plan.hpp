@@ -23,6 +23,7 @@ enum class Backend {
   Reference,  // the unoptimised graph through eager ATen (CPU): the oracle
   OneDnn,     // CPU
   ATen,       // the optimised graph through ATen: cuDNN on CUDA (channels-last), the portable CPU fallback
+  Xnnpack,    // CPU: XNNPACK's operators (NEON on ARM), ATen for the ops it lacks
 };
 
 const char* backendName(Backend b);
@@ -35,7 +36,7 @@ class ExecutionPlan {
   virtual at::Tensor run(const at::Tensor& input) const = 0;
   /// Bytes the plan holds (constants in their packed form plus one activation workspace).
   virtual std::size_t bytes() const = 0;
-  /// "reference", "onednn" or "aten".
+  /// "reference", "onednn", "aten" or "xnnpack".
   virtual const char* backend() const = 0;
 
   const Shape& inputShape() const { return graph_.inputShape(); }
@@ -57,6 +58,8 @@ using PlanPtr = std::shared_ptr<const ExecutionPlan>;
 
 /// True when this build has the oneDNN backend.
 bool hasOneDnn();
+/// True when this build has the XNNPACK backend.
+bool hasXnnpack();
 /// Compile `graph` for `device`. Throws InvalidArgument for a backend the device or build cannot run, and
 /// dyndnn::Error (never a oneDNN or ATen error) when a backend cannot build a node.
 PlanPtr compile(const Graph& graph, const at::Device& device, Backend backend = Backend::Auto);
@@ -65,5 +68,6 @@ PlanPtr compile(const Graph& graph, const at::Device& device, Backend backend = 
 PlanPtr compileReference(const Graph& graph);
 PlanPtr compileATen(const Graph& graph, const at::Device& device);
 PlanPtr compileOneDnn(const Graph& graph);
+PlanPtr compileXnnpack(const Graph& graph);
 
 }  // namespace dyndnn::engine

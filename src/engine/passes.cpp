@@ -93,8 +93,8 @@ Graph foldBatchNorm(const Graph& g) {
   });
 }
 
-Graph fuse(const Graph& g) {
-  return rewrite(g, [](Graph& out, int id, const std::vector<int>& uses) {
+Graph fuse(const Graph& g, ActivationFilter fusable) {
+  return rewrite(g, [fusable](Graph& out, int id, const std::vector<int>& uses) {
     auto& nodes = out.nodes();
     const auto& n = nodes[static_cast<std::size_t>(id)];
     if (n.op == Op::Activation) {
@@ -102,7 +102,7 @@ Graph fuse(const Graph& g) {
       auto& producer = nodes[static_cast<std::size_t>(p)];
       const bool takes = producer.op == Op::Conv2d || producer.op == Op::Linear || producer.op == Op::Add ||
                          producer.op == Op::Mul;
-      if (!takes || !onlyReader(uses, p)) return id;
+      if (!takes || !onlyReader(uses, p) || (fusable != nullptr && !fusable(n.act))) return id;
       producer.post.push_back(PostOp{PostOp::Activation, n.act, -1});
       return p;
     }
@@ -176,7 +176,9 @@ Graph removeDead(const Graph& g) {
 }
 
 // Dead nodes go after folding too: a folded batch norm still reads its convolution, and fusion counts readers.
-Graph optimise(const Graph& g) { return removeDead(fuse(removeDead(foldBatchNorm(trimPaddingTaps(g))))); }
+Graph optimise(const Graph& g, ActivationFilter fusable) {
+  return removeDead(fuse(removeDead(foldBatchNorm(trimPaddingTaps(g))), fusable));
+}
 
 BufferPlanner::BufferPlanner(const Graph& g) : last_use_(lastUses(g)) {}
 

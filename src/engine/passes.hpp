@@ -17,7 +17,9 @@ Graph foldBatchNorm(const Graph& g);
 /// Moves into the node before it, when nothing else reads that node's value: an Activation after Conv2d,
 /// Linear, Add or Mul; an Add of two same-shaped values into the Conv2d or Linear that produced one of them (the
 /// residual sum, before any activation); chains of these (conv + sum + relu, conv + linear + clip).
-Graph fuse(const Graph& g);
+/// `fusable` says which activations a backend takes fused (all when null).
+using ActivationFilter = bool (*)(Act);
+Graph fuse(const Graph& g, ActivationFilter fusable = nullptr);
 
 /// A Conv2d whose kernel is larger than its input plus padding (a 7x7 depthwise kernel on the 2x2 maps at the
 /// end of a small-input network) keeps only the taps that ever read the input, with the padding cut to match:
@@ -31,7 +33,7 @@ Graph trimPaddingTaps(const Graph& g);
 Graph removeDead(const Graph& g);
 
 /// trimPaddingTaps, foldBatchNorm, fuse, removeDead: what every backend compiles.
-Graph optimise(const Graph& g);
+Graph optimise(const Graph& g, ActivationFilter fusable = nullptr);
 
 /// For each node, the last node that reads its value (including fused sums); the output is read "after the
 /// end" (nodes().size()); a value nobody reads has its own id.

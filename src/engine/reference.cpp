@@ -19,9 +19,7 @@ at::Tensor activate(const at::Tensor& x, Act act) {
   return x;
 }
 
-namespace {
-
-at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values) {
+at::Tensor runNodeReference(const Node& n, const std::vector<at::Tensor>& values) {
   auto in = [&](std::size_t i) -> const at::Tensor& { return values[static_cast<std::size_t>(n.inputs[i])]; };
   switch (n.op) {
     case Op::Input: break;
@@ -64,8 +62,6 @@ at::Tensor runNode(const Node& n, const std::vector<at::Tensor>& values) {
   throw Error("reference executor: unknown op");
 }
 
-}  // namespace
-
 at::Tensor runReference(const Graph& g, const at::Tensor& input) {
   const auto& expected = g.inputShape();
   if (input.dim() != static_cast<std::int64_t>(expected.size()) ||
@@ -76,7 +72,7 @@ at::Tensor runReference(const Graph& g, const at::Tensor& input) {
   values[0] = input;
   for (std::size_t i = 1; i < values.size(); ++i) {
     const auto& n = g.nodes()[i];
-    auto y = runNode(n, values);
+    auto y = runNodeReference(n, values);
     for (const auto& p : n.post)
       y = p.kind == PostOp::Sum ? y + values[static_cast<std::size_t>(p.value)] : activate(y, p.act);
     values[i] = std::move(y);

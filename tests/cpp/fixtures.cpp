@@ -14,6 +14,9 @@ namespace dyndnn::test {
 
 std::string fixture(const std::string& name) {
   const char* dir = std::getenv("DYNDNN_FIXTURE_DIR");
+#ifdef DYNDNN_FIXTURE_DIR_DEFAULT
+  if (dir == nullptr) dir = DYNDNN_FIXTURE_DIR_DEFAULT;
+#endif
   if (dir == nullptr) FAIL("DYNDNN_FIXTURE_DIR is not set: run the tests through ctest");
   return std::string(dir) + "/" + name;
 }

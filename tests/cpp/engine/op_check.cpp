@@ -28,6 +28,7 @@ void checkBackends(const engine::Graph& g, const std::string& what, bool batched
   INFO(what << "\n" << g.text());
   std::vector<engine::PlanPtr> plans;
   if (engine::hasOneDnn()) plans.push_back(engine::compile(g, at::kCPU, engine::Backend::OneDnn));
+  if (engine::hasXnnpack()) plans.push_back(engine::compile(g, at::kCPU, engine::Backend::Xnnpack));
   plans.push_back(engine::compile(g, at::kCPU, engine::Backend::ATen));
   const bool cuda = at::hasCUDA();
   if (cuda) at::globalContext().setAllowTF32CuDNN(false);  // FP32 on the GPU too: TF32 alone is ~1e-3 off

@@ -34,6 +34,8 @@ TEST_CASE("elastic_vit: every backend matches the Python reference on random sub
       {"aten/cpu", [](const auto& g) { return dyndnn::engine::compileATen(g, at::kCPU); }}};
   if (dyndnn::engine::hasOneDnn())
     backends.emplace_back("onednn", [](const auto& g) { return dyndnn::engine::compileOneDnn(g); });
+  if (dyndnn::engine::hasXnnpack())
+    backends.emplace_back("xnnpack", [](const auto& g) { return dyndnn::engine::compileXnnpack(g); });
   if (at::hasCUDA())  // the CUDA plan returns device tensors
     backends.emplace_back("aten/cuda", [](const auto& g) { return dyndnn::engine::compileATen(g, at::kCUDA); });
   for (std::size_t i = 0; i < pkg.operating_points.size(); ++i) {

@@ -1,5 +1,5 @@
-// End to end through the op graph: OFA sub-networks and channel-group CNN levels lowered to the graph and compiled by each backend (oneDNN and
-// ATen: BN folded, fused) against the reference backend (the graph as lowered, BN separate, eager ATen) on random
+// End to end through the op graph: OFA sub-networks and channel-group CNN levels lowered to the graph and compiled by each backend (oneDNN,
+// XNNPACK and ATen: BN folded, fused) against the reference backend (the graph as lowered, BN separate, eager ATen) on random
 // sub-networks; the plan cache; switching sub-networks from another thread while infer() runs.
 
 #include <ATen/ATen.h>
@@ -25,7 +25,7 @@ namespace {
 constexpr double kTolerance = 1e-4;
 }
 
-TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-networks", "[plans]") {
+TEST_CASE("oneDNN, XNNPACK and ATen plans match the reference executor on random sub-networks", "[plans]") {
   at::manual_seed(1);  // reproducible inputs: unseeded, one draw in CI gave two inputs only 1.75e-3 apart at the logits
   for (const char* stem : {"ofa_w1.0", "fmnist", "group_cnn_tri", "group_cnn_grouped", "vit_small"}) {
     auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
@@ -53,6 +53,12 @@ TEST_CASE("oneDNN and ATen plans match the reference executor on random sub-netw
         CHECK(std::string(fast->backend()) == "onednn");
         CHECK(relativeError(fast->run(x), reference) < kTolerance);
         CHECK(fast->bytes() > 0);
+      }
+      if (dyndnn::engine::hasXnnpack()) {
+        auto xnn = dyndnn::engine::compile(net, at::kCPU, dyndnn::engine::Backend::Xnnpack);
+        CHECK(std::string(xnn->backend()) == "xnnpack");
+        CHECK(relativeError(xnn->run(x), reference) < kTolerance);
+        CHECK(xnn->bytes() > 0);
       }
     }
   }
@@ -222,4 +228,33 @@ TEST_CASE("operating points are prefetched after load while they fit, without ev
   CHECK(s.evictions == 0);  // prefetching never pushes anything out
   CHECK(s.bytes <= s.budget);
   CHECK(s.entries < n);
+}
+
+TEST_CASE("an XNNPACK plan runs on several threads at once", "[plans][xnnpack]") {
+  if (!dyndnn::engine::hasXnnpack()) {
+    WARN("skipped: this build has no XNNPACK backend");
+    return;
+  }
+  // XNNPACK operators are bound to their buffers by setup: each concurrent run() must get a set of its own.
+  auto pkg = dyndnn::format::Package::open(fixture("fmnist.dyn"));
+  auto supernet = dyndnn::nn::openSupernet(pkg);
+  const auto& op = pkg.operating_points.back();
+  const auto net = supernet->lower(op.config, static_cast<int>(pkg.operating_points.size() - 1));
+  auto plan = dyndnn::engine::compile(net, at::kCPU, dyndnn::engine::Backend::Xnnpack);
+  std::vector<at::Tensor> inputs, expected;
+  for (int t = 0; t < 4; ++t) {
+    inputs.push_back(at::randn({1, pkg.input.channels, op.config.r, op.config.r}));
+    at::NoGradGuard no_grad;
+    expected.push_back(dyndnn::engine::runReference(net, inputs.back()));
+  }
+  CHECK(relativeError(expected[0], expected[1]) > 10 * kTolerance);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 50; ++k)
+        if (relativeError(plan->run(inputs[t]), expected[t]) >= kTolerance) ++wrong;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
 }

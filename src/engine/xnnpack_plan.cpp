@@ -1,0 +1,404 @@
+// The XNNPACK backend: the optimised graph's convolutions (dense, grouped, depthwise), linear layers, pools,
+// clamps, hard-swish, sigmoid, additions and multiplications run on XNNPACK's operators, whose NEON kernels are
+// what ARM boards have (Debian's oneDNN runs its reference code there, FACTS 8). 4-D values live in NHWC
+// (ATen tensors in channels-last format, so the ops XNNPACK lacks run on the same tensors through ATen's
+// vectorised CPU kernels: matmul, layer norm, softmax, GELU, hard-sigmoid, the shape ops).
+//
+// XNNPACK operators are bound to their input and output pointers by setup, so one set cannot serve two threads at
+// once: a plan keeps instances (operators, weights packed by XNNPACK, a thread pool) and each run() borrows one.
+// Threads: the size of the calling thread's OpenMP team (useThreads), run on a pthreadpool of that size.
+
+#include "engine/execution_plan.hpp"
+
+#ifdef DYNDNN_HAVE_XNNPACK
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <fmt/format.h>
+#include <omp.h>
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include <limits>
+#include <mutex>
+
+#include "dyndnn/error.hpp"
+#include "engine/passes.hpp"
+#include "engine/reference.hpp"
+
+namespace dyndnn::engine {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// How a node runs.
+enum class Kind { ATen, Conv, Linear, GlobalAvgPool, MaxPool, AvgPool, Add, Mul, Clamp, HSwish, Sigmoid };
+
+struct Step {
+  Kind kind = Kind::ATen;
+  float lo = -kInf, hi = kInf;  // a ReLU / ReLU6 fused into the operator's output clamp
+  std::vector<PostOp> rest;     // fused steps XNNPACK cannot take (run after it, through ATen)
+  at::Tensor weight, bias;      // Conv: [O, kh, kw, I/groups] (XNNPACK's layout), folded scale applied; Linear: [O, I]
+};
+
+void check(xnn_status status, const Node& n, int id, const char* what) {
+  if (status != xnn_status_success)
+    throw Error(fmt::format("XNNPACK backend: node {} ({} {}): {} failed with status {}", id, opName(n.op), n.name,
+                            what, static_cast<int>(status)));
+}
+
+// Activations XNNPACK applies as an output clamp of the operator before them.
+bool clampOf(Act act, float& lo, float& hi) {
+  if (act == Act::ReLU) lo = std::max(lo, 0.f);
+  else if (act == Act::ReLU6) lo = std::max(lo, 0.f), hi = std::min(hi, 6.f);
+  else return false;
+  return true;
+}
+
+bool is4d(const Node& n) { return n.shape.size() == 4; }
+
+// The plan for one node of the optimised graph: which XNNPACK operator (if any) and its constants.
+Step planStep(const Graph& g, int id) {
+  const Node& n = g.node(id);
+  Step s;
+  auto input_is_4d = [&] { return is4d(g.node(n.inputs[0])); };
+  switch (n.op) {
+    case Op::Conv2d: {
+      s.kind = Kind::Conv;
+      auto w = n.weight;
+      if (n.scale.defined()) w = w * n.scale.view({-1, 1, 1, 1});
+      s.weight = w.permute({0, 2, 3, 1}).contiguous();
+      if (n.bias.defined()) s.bias = n.bias.contiguous();
+      break;
+    }
+    case Op::Linear:
+      if (input_is_4d()) break;  // over the W dimension of a 4-D value: ATen, on the logical layout
+      s.kind = Kind::Linear;
+      s.weight = n.weight.contiguous();
+      if (n.bias.defined()) s.bias = n.bias.contiguous();
+      break;
+    case Op::GlobalAvgPool: s.kind = Kind::GlobalAvgPool; break;
+    case Op::MaxPool: s.kind = Kind::MaxPool; break;
+    case Op::AvgPool: s.kind = Kind::AvgPool; break;
+    case Op::Add:
+    case Op::Mul: {
+      const auto& a = g.node(n.inputs[0]).shape;
+      const auto& b = g.node(n.inputs[1]).shape;
+      if (a.size() == b.size() && a.size() <= XNN_MAX_TENSOR_DIMS) s.kind = n.op == Op::Add ? Kind::Add : Kind::Mul;
+      break;
+    }
+    case Op::Activation:
+      if (n.act == Act::ReLU || n.act == Act::ReLU6) {
+        s.kind = Kind::Clamp;
+        clampOf(n.act, s.lo, s.hi);
+      } else if (n.act == Act::HSwish) {
+        s.kind = Kind::HSwish;
+      } else if (n.act == Act::Sigmoid) {
+        s.kind = Kind::Sigmoid;
+      }
+      break;
+    default: break;
+  }
+  if (s.kind == Kind::GlobalAvgPool || s.kind == Kind::MaxPool || s.kind == Kind::AvgPool)
+    if (!input_is_4d()) s.kind = Kind::ATen;
+  // XNNPACK refuses a 1x1 window (a subsampling, no pooling): ATen.
+  if ((s.kind == Kind::MaxPool || s.kind == Kind::AvgPool) && n.kernel == 1) s.kind = Kind::ATen;
+  // Fused post-ops: leading clamps go into the operator (Conv, Linear, pools, Add, Mul take output_min/max),
+  // whatever follows a sum or another activation runs after it.
+  const bool takes_clamp = s.kind != Kind::ATen && s.kind != Kind::HSwish && s.kind != Kind::Sigmoid;
+  bool clamping = takes_clamp;
+  for (const auto& p : n.post) {
+    if (clamping && p.kind == PostOp::Activation && clampOf(p.act, s.lo, s.hi)) continue;
+    clamping = false;
+    s.rest.push_back(p);
+  }
+  return s;
+}
+
+std::string kernelName(const Step& s, const Node& n) {
+  std::string k;
+  switch (s.kind) {
+    case Kind::ATen: return "aten/cpu";
+    case Kind::Conv:
+      k = n.groups == 1                         ? "xnnpack:conv"
+          : n.groups == n.shape[1] && n.weight.size(1) == 1 ? "xnnpack:dwconv"
+                                                            : "xnnpack:gconv";
+      break;
+    case Kind::Linear: k = "xnnpack:fc"; break;
+    case Kind::GlobalAvgPool: k = "xnnpack:gavgpool"; break;
+    case Kind::MaxPool: k = "xnnpack:maxpool"; break;
+    case Kind::AvgPool: k = "xnnpack:avgpool"; break;
+    case Kind::Add: k = "xnnpack:add"; break;
+    case Kind::Mul: k = "xnnpack:mul"; break;
+    case Kind::Clamp: k = "xnnpack:clamp"; break;
+    case Kind::HSwish: k = "xnnpack:hswish"; break;
+    case Kind::Sigmoid: k = "xnnpack:sigmoid"; break;
+  }
+  if (!s.rest.empty()) k += " +aten";
+  return k;
+}
+
+struct OperatorDeleter {
+  void operator()(xnn_operator_t op) const { xnn_delete_operator(op); }
+};
+using Operator = std::unique_ptr<xnn_operator, OperatorDeleter>;
+struct PoolDeleter {
+  void operator()(pthreadpool_t p) const { pthreadpool_destroy(p); }
+};
+
+// One set of operators; used by one run() at a time.
+struct Instance {
+  std::vector<Operator> ops;  // per node; null where the node runs through ATen
+  std::unique_ptr<pthreadpool, PoolDeleter> pool;
+  std::size_t pool_threads = 0;
+
+  pthreadpool_t poolFor(int threads) {
+    if (threads <= 1) return nullptr;  // the calling thread alone
+    if (pool_threads != static_cast<std::size_t>(threads)) {
+      pool.reset(pthreadpool_create(static_cast<std::size_t>(threads)));
+      pool_threads = pool ? static_cast<std::size_t>(threads) : 0;
+    }
+    return pool.get();
+  }
+};
+
+Operator createOperator(const Graph& g, int id, const Step& s) {
+  const Node& n = g.node(id);
+  xnn_operator_t op = nullptr;
+  xnn_status st = xnn_status_success;
+  const float* bias = s.bias.defined() ? s.bias.data_ptr<float>() : nullptr;
+  auto channels = [&](int node) { return static_cast<std::size_t>(g.node(node).shape[1]); };
+  switch (s.kind) {
+    case Kind::ATen: return nullptr;
+    case Kind::Conv: {
+      const auto in = channels(n.inputs[0]), out = static_cast<std::size_t>(n.shape[1]);
+      const auto groups = static_cast<std::size_t>(n.groups);
+      const auto p = static_cast<std::uint32_t>(n.pad), k = static_cast<std::uint32_t>(n.kernel),
+                 st2 = static_cast<std::uint32_t>(n.stride);
+      st = xnn_create_convolution2d_nhwc_f32(p, p, p, p, k, k, st2, st2, 1, 1, static_cast<std::uint32_t>(groups),
+                                             in / groups, out / groups, in, out, s.weight.data_ptr<float>(), bias,
+                                             s.lo, s.hi, 0, &op);
+      break;
+    }
+    case Kind::Linear: {
+      const auto in = static_cast<std::size_t>(n.weight.size(1)), out = static_cast<std::size_t>(n.weight.size(0));
+      st = xnn_create_fully_connected_nc_f32(in, out, in, out, s.weight.data_ptr<float>(), bias, s.lo, s.hi, 0, &op);
+      break;
+    }
+    case Kind::GlobalAvgPool: {
+      const auto c = channels(n.inputs[0]);
+      st = xnn_create_global_average_pooling_nwc_f32(c, c, c, s.lo, s.hi, 0, &op);
+      break;
+    }
+    case Kind::MaxPool:
+    case Kind::AvgPool: {
+      const auto c = channels(n.inputs[0]);
+      const auto p = static_cast<std::uint32_t>(n.pad), k = static_cast<std::uint32_t>(n.kernel),
+                 st2 = static_cast<std::uint32_t>(n.stride);
+      st = s.kind == Kind::MaxPool
+               ? xnn_create_max_pooling2d_nhwc_f32(p, p, p, p, k, k, st2, st2, 1, 1, c, c, c, s.lo, s.hi, 0, &op)
+               : xnn_create_average_pooling2d_nhwc_f32(p, p, p, p, k, k, st2, st2, c, c, c, s.lo, s.hi, 0, &op);
+      break;
+    }
+    case Kind::Add: st = xnn_create_add_nd_f32(s.lo, s.hi, 0, &op); break;
+    case Kind::Mul: st = xnn_create_multiply_nd_f32(s.lo, s.hi, 0, &op); break;
+    case Kind::Clamp: st = xnn_create_clamp_nc_f32(1, 1, 1, s.lo, s.hi, 0, &op); break;
+    case Kind::HSwish: st = xnn_create_hardswish_nc_f32(1, 1, 1, 0, &op); break;
+    case Kind::Sigmoid: st = xnn_create_sigmoid_nc_f32(1, 1, 1, 0, &op); break;
+  }
+  check(st, n, id, "creating the operator");
+  return Operator(op);
+}
+
+// A 4-D value in NHWC memory (a no-op for values the plan made); others contiguous.
+at::Tensor dense(const at::Tensor& t) {
+  return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.contiguous();
+}
+
+at::Tensor emptyLike(const Node& n, std::int64_t batch) {
+  auto shape = n.shape;
+  shape[0] = batch;
+  return shape.size() == 4 ? at::empty(shape, at::TensorOptions().memory_format(at::MemoryFormat::ChannelsLast))
+                           : at::empty(shape);
+}
+
+// Dimensions as XNNPACK's n-d operators read memory: NHWC for 4-D values.
+std::vector<std::size_t> memoryDims(const at::Tensor& t) {
+  std::vector<std::size_t> d;
+  for (auto s : t.sizes()) d.push_back(static_cast<std::size_t>(s));
+  if (d.size() == 4) d = {d[0], d[2], d[3], d[1]};
+  return d;
+}
+
+class XnnpackPlan final : public ExecutionPlan {
+ public:
+  XnnpackPlan(Graph g, std::vector<Step> steps, std::vector<std::string> kernels)
+      : ExecutionPlan(g, std::move(kernels)), graph_(std::move(g)), steps_(std::move(steps)) {
+    for (const auto& s : steps_)
+      for (const auto* t : {&s.weight, &s.bias})
+        if (t->defined()) bytes_ += static_cast<std::size_t>(t->numel()) * sizeof(float);
+    release(makeInstance());  // fails here, at compile time, if XNNPACK refuses an operator
+  }
+
+  at::Tensor run(const at::Tensor& input) const override {
+    at::NoGradGuard no_grad;
+    const auto& expected = graph_.inputShape();
+    if (input.dim() != static_cast<std::int64_t>(expected.size()) ||
+        !std::equal(expected.begin() + 1, expected.end(), input.sizes().begin() + 1) || input.size(0) < 1)
+      throw InvalidArgument("op graph input: got a tensor of the wrong shape; the graph takes " +
+                            shapeText(expected) + " with any batch");
+    auto instance = acquire();
+    struct Return {
+      const XnnpackPlan* plan;
+      std::unique_ptr<Instance>& i;
+      ~Return() { plan->release(std::move(i)); }
+    } give_back{this, instance};
+    pthreadpool_t pool = instance->poolFor(omp_get_max_threads());
+    const auto& nodes = graph_.nodes();
+    std::vector<at::Tensor> values(nodes.size());
+    values[0] = dense(input.to(at::kFloat));
+    for (std::size_t i = 1; i < nodes.size(); ++i) {
+      const auto& n = nodes[i];
+      const auto& s = steps_[i];
+      at::Tensor y = s.kind == Kind::ATen ? runNodeReference(n, values)
+                                          : runOperator(n, static_cast<int>(i), s, instance->ops[i].get(), values, pool);
+      for (const auto& p : s.rest)
+        y = p.kind == PostOp::Sum ? y + values[static_cast<std::size_t>(p.value)] : activate(y, p.act);
+      values[i] = std::move(y);
+    }
+    return values[static_cast<std::size_t>(graph_.output())].contiguous();
+  }
+  std::size_t bytes() const override { return bytes_; }
+  const char* backend() const override { return "xnnpack"; }
+
+ private:
+  at::Tensor runOperator(const Node& n, int id, const Step& s, xnn_operator_t op, std::vector<at::Tensor>& values,
+                         pthreadpool_t pool) const {
+    auto& x = values[static_cast<std::size_t>(n.inputs[0])];
+    x = dense(x);  // in place: later readers reuse the dense copy
+    const float* in = x.data_ptr<float>();
+    const auto rows = x.size(0);  // a value computed from constants alone has batch 1
+    at::Tensor y;
+    xnn_status st = xnn_status_success;
+    const auto N = static_cast<std::size_t>(rows);
+    switch (s.kind) {
+      case Kind::Conv:
+      case Kind::MaxPool:
+      case Kind::AvgPool: {
+        y = emptyLike(n, rows);
+        const auto H = static_cast<std::size_t>(x.size(2)), W = static_cast<std::size_t>(x.size(3));
+        float* o = y.data_ptr<float>();
+        st = s.kind == Kind::Conv      ? xnn_setup_convolution2d_nhwc_f32(op, N, H, W, in, o, pool)
+             : s.kind == Kind::MaxPool ? xnn_setup_max_pooling2d_nhwc_f32(op, N, H, W, in, o, pool)
+                                       : xnn_setup_average_pooling2d_nhwc_f32(op, N, H, W, in, o, pool);
+        break;
+      }
+      case Kind::GlobalAvgPool:
+        y = emptyLike(n, rows);
+        st = xnn_setup_global_average_pooling_nwc_f32(op, N, static_cast<std::size_t>(x.size(2) * x.size(3)), in,
+                                                      y.data_ptr<float>(), pool);
+        break;
+      case Kind::Linear: {
+        y = emptyLike(n, rows);
+        const auto m = static_cast<std::size_t>(x.numel() / n.weight.size(1));
+        st = xnn_setup_fully_connected_nc_f32(op, m, in, y.data_ptr<float>(), pool);
+        break;
+      }
+      case Kind::Add:
+      case Kind::Mul: {
+        auto& b = values[static_cast<std::size_t>(n.inputs[1])];
+        b = dense(b);
+        const auto da = memoryDims(x), db = memoryDims(b);
+        y = emptyLike(n, std::max(rows, b.size(0)));
+        st = s.kind == Kind::Add ? xnn_setup_add_nd_f32(op, da.size(), da.data(), db.size(), db.data(), in,
+                                                        b.data_ptr<float>(), y.data_ptr<float>(), pool)
+                                 : xnn_setup_multiply_nd_f32(op, da.size(), da.data(), db.size(), db.data(), in,
+                                                             b.data_ptr<float>(), y.data_ptr<float>(), pool);
+        break;
+      }
+      case Kind::Clamp:
+      case Kind::HSwish:
+      case Kind::Sigmoid: {
+        y = emptyLike(n, rows);
+        const auto count = static_cast<std::size_t>(x.numel());  // channels 1, stride 1: the whole tensor
+        float* o = y.data_ptr<float>();
+        st = s.kind == Kind::Clamp    ? xnn_setup_clamp_nc_f32(op, count, in, o, pool)
+             : s.kind == Kind::HSwish ? xnn_setup_hardswish_nc_f32(op, count, in, o, pool)
+                                      : xnn_setup_sigmoid_nc_f32(op, count, in, o, pool);
+        break;
+      }
+      case Kind::ATen: break;
+    }
+    check(st, n, id, "setup");
+    check(xnn_run_operator(op, pool), n, id, "running");
+    return y;
+  }
+
+  std::unique_ptr<Instance> makeInstance() const {
+    auto instance = std::make_unique<Instance>();
+    instance->ops.resize(steps_.size());
+    for (std::size_t i = 1; i < steps_.size(); ++i)
+      instance->ops[i] = createOperator(graph_, static_cast<int>(i), steps_[i]);
+    return instance;
+  }
+  std::unique_ptr<Instance> acquire() const {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        auto i = std::move(free_.back());
+        free_.pop_back();
+        return i;
+      }
+    }
+    return makeInstance();  // another thread runs this plan right now: a set of its own
+  }
+  void release(std::unique_ptr<Instance> i) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(i));
+  }
+
+  Graph graph_;
+  std::vector<Step> steps_;
+  std::size_t bytes_ = 0;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Instance>> free_;
+};
+
+void initialise() {
+  static const xnn_status status = xnn_initialize(nullptr);
+  if (status != xnn_status_success)
+    throw Error(fmt::format("XNNPACK backend: xnn_initialize failed with status {} (an unsupported CPU?)",
+                            static_cast<int>(status)));
+}
+
+}  // namespace
+
+bool hasXnnpack() { return true; }
+
+PlanPtr compileXnnpack(const Graph& graph) {
+  initialise();
+  at::NoGradGuard no_grad;
+  auto g = optimise(graph);
+  std::vector<Step> steps(g.nodes().size());
+  std::vector<std::string> kernels(g.nodes().size(), "");
+  for (std::size_t i = 1; i < steps.size(); ++i) {
+    steps[i] = planStep(g, static_cast<int>(i));
+    kernels[i] = kernelName(steps[i], g.nodes()[i]);
+  }
+  return std::make_shared<XnnpackPlan>(std::move(g), std::move(steps), std::move(kernels));
+}
+
+}  // namespace dyndnn::engine
+
+#else  // no XNNPACK in this build
+
+#include "dyndnn/error.hpp"
+
+namespace dyndnn::engine {
+bool hasXnnpack() { return false; }
+PlanPtr compileXnnpack(const Graph&) {
+  throw InvalidArgument("this dyndnn build has no XNNPACK backend (configure with XNNPACK and pthreadpool present)");
+}
+}  // namespace dyndnn::engine
+
+#endif
