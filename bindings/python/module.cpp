@@ -145,9 +145,11 @@ PYBIND11_MODULE(_core, mod) {
 
 infer() may be called from several threads, also while set_subnet() switches.)");
   model
-      .def(py::init([](const std::string& path, int threads, const std::string& device, bool verify_checksum) {
+      .def(py::init([](const std::string& path, int threads, const std::string& device, bool verify_checksum,
+                       const std::string& backend) {
              ModelOptions o;
              o.threads = threads;
+             o.backend = backend;
              if (device == "cuda") {
                o.device = Device::CUDA;
              } else if (device != "cpu") {
@@ -158,7 +160,9 @@ infer() may be called from several threads, also while set_subnet() switches.)")
              return DynamicModel::load(path, o);
            }),
            py::arg("path"), py::arg("threads") = 0, py::arg("device") = "cpu", py::arg("verify_checksum") = true,
-           "Load a .dyn package (memory-mapped). threads=0 leaves LibTorch's process-wide setting alone.")
+           py::arg("backend") = "auto",
+           "Load a .dyn package (memory-mapped). threads=0 leaves LibTorch's process-wide setting alone. backend: "
+           "'auto', 'onednn', 'xnnpack', 'aten' or 'reference' (ModelOptions::backend).")
       .def_property_readonly("operating_points",
                              [](const DynamicModel& m) {
                                py::list out;

@@ -31,6 +31,11 @@ struct ModelOptions {
   /// A non-zero value applies to this model only: each infer() sizes the calling thread's OpenMP team,
   /// which is per thread, so two models with different counts coexist in one process.
   int threads = 0;
+  /// Which library runs the operators: "auto" (CPU: oneDNN, unless it would run its reference code for some
+  /// operator, as on NEON-only ARM cores, then XNNPACK; CUDA: "aten", i.e. cuDNN), "onednn", "xnnpack", "aten"
+  /// (LibTorch's own kernels; the only one on CUDA) or "reference" (unfused eager ATen: the oracle, slow).
+  /// `DynamicModel::describeGraph` shows the kernel each operator got.
+  std::string backend = "auto";
   /// Check the package's CRC-32 over all tensors and metadata at load (a few ms per 10 MB). Turn off only
   /// for packages on trusted, checked storage when load time matters.
   bool verify_checksum = true;
@@ -108,13 +113,21 @@ class DynamicModel {
   /// Message of the last asynchronous preparation that failed (empty when none did).
   std::string lastSwitchError() const;
 
-  /// Which execution backend runs the active sub-network ("onednn" or "aten") and how many bytes it holds.
+  /// Which execution backend runs the active sub-network ("onednn", "xnnpack", "aten" or "reference").
   std::string backend() const;
+  /// Bytes the active sub-network's plan holds (packed constants and workspace).
   std::size_t activePlanBytes() const;
   /// The op graph of an operating point as this model runs it, one line per node: op, attributes, shapes,
   /// MACs, the family's layer name and the kernel the backend chose (builds the plan if it is not cached).
   /// Throws InvalidArgument for an unknown name.
   std::string describeGraph(const std::string& operating_point) const;
+  /// Per node of that graph (the input left out): the op, the family's layer name, the kernel the backend chose
+  /// and whether that kernel is a library's portable reference code (oneDNN's "gemm:ref" on NEON-only ARM).
+  struct NodeKernel {
+    std::string op, layer, kernel;
+    bool reference = false;
+  };
+  std::vector<NodeKernel> kernels(const std::string& operating_point) const;
   PlanCacheStats planCacheStats() const;
   /// Change the plan cache's budget (evicts at once when it shrinks).
   void setPlanCacheBudget(std::size_t bytes);

@@ -92,6 +92,18 @@ std::string DynamicModel::describeGraph(const std::string& operating_point) cons
   });
 }
 
+std::vector<DynamicModel::NodeKernel> DynamicModel::kernels(const std::string& operating_point) const {
+  return boundary("kernels", [&] {
+    const auto plan = impl_->core->planFor(impl_->core->byName(operating_point));
+    const auto& nodes = plan->graph().nodes();
+    const auto& kernels = plan->kernels();
+    std::vector<NodeKernel> out;
+    for (std::size_t i = 1; i < nodes.size(); ++i)
+      out.push_back({engine::opName(nodes[i].op), nodes[i].name, kernels[i], engine::isReferenceKernel(kernels[i])});
+    return out;
+  });
+}
+
 PlanCacheStats DynamicModel::planCacheStats() const {
   auto s = impl_->core->cache().stats();
   return PlanCacheStats{s.hits, s.misses, s.evictions, s.builds, s.bytes, s.entries, s.budget};

@@ -23,10 +23,29 @@ at::Device deviceFor(const ModelOptions& options) {
   return at::Device(at::kCUDA);
 }
 
+engine::Backend backendFor(const ModelOptions& options) {
+  engine::Backend b;
+  try {
+    b = engine::backendNamed(options.backend);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("ModelOptions.backend: ") + e.what());
+  }
+  if (options.device == Device::CUDA && b != engine::Backend::Auto && b != engine::Backend::ATen)
+    throw InvalidArgument(fmt::format("ModelOptions.backend = {} runs on the CPU only; with Device::CUDA use \"auto\" "
+                                      "or \"aten\"", options.backend));
+  if (b == engine::Backend::OneDnn && !engine::hasOneDnn())
+    throw InvalidArgument("ModelOptions.backend = onednn, but this dyndnn build has no oneDNN backend; use \"auto\"");
+  if (b == engine::Backend::Xnnpack && !engine::hasXnnpack())
+    throw InvalidArgument("ModelOptions.backend = xnnpack, but this dyndnn build has no XNNPACK backend (it is built "
+                          "when libxnnpack-dev and libpthreadpool-dev are present); use \"auto\"");
+  return b;
+}
+
 }  // namespace
 
 ModelCore::ModelCore(const std::string& path, const ModelOptions& options)
     : device_(deviceFor(options)),
+      backend_(backendFor(options)),
       package_(format::Package::open(path, options.verify_checksum)),
       supernet_(nn::openSupernet(package_)),
       threads_(options.threads),
@@ -64,7 +83,7 @@ ModelCore::Request ModelCore::byConfig(const SubnetConfig& config) const {
 engine::PlanCache::Builder ModelCore::builder(const Request& r) const {
   return [this, config = r.config, op = r.operating_point] {
     at::NoGradGuard no_grad;
-    auto plan = engine::compile(supernet_->lower(config, op), device_);
+    auto plan = engine::compile(supernet_->lower(config, op), device_, backend_);
     // The plan holds its own packed copy: the supernet pages it read need not stay resident.
     package_.file.dropResidentPages();
     return plan;

@@ -83,6 +83,7 @@ class ModelCore {
   };
 
   at::Device device_;  // first: the options are checked before the package is opened
+  engine::Backend backend_;
   format::Package package_;
   std::unique_ptr<nn::Supernet> supernet_;
   std::atomic<int> threads_;  // ModelOptions::threads, changeable at run time

@@ -116,6 +116,14 @@ CLI::Option* Command::addThreads(int& threads, const std::string& what) {
       ->check(inRange(1, 4096));
 }
 
+CLI::Option* Command::addBackend(std::string& backend) {
+  return app_.add_option("--backend", backend,
+                         "operator library: auto (default: oneDNN unless it has only reference code for an op, as on "
+                         "NEON-only ARM cores, then XNNPACK), onednn, xnnpack, aten, reference")
+      ->type_name("NAME")
+      ->check(CLI::IsMember({"auto", "onednn", "xnnpack", "aten", "reference"}));
+}
+
 bool Command::parse(const std::vector<std::string>& argv) {
   std::vector<std::string> reversed(argv.rbegin(), argv.rend());  // CLI11 consumes from the back
   try {

@@ -38,6 +38,8 @@ class Command {
   CLI::Option* addJson(bool& json);
   /// --threads N (N >= 1), with the verb's default in the help.
   CLI::Option* addThreads(int& threads, const std::string& what);
+  /// --backend NAME (ModelOptions::backend).
+  CLI::Option* addBackend(std::string& backend);
 
   /// Parses `argv` (the arguments after the verb). Returns false when --help was asked for and printed (the verb
   /// then exits 0); throws dyndnn::InvalidArgument for anything CLI11 rejects.

@@ -30,6 +30,7 @@ int runBench(const std::vector<std::string>& argv) {
   cmd.addFile(file);
   cmd.addSubnet(subnet);
   cmd.addThreads(options.threads, "default 1");
+  cmd.addBackend(options.backend);
   cmd->add_option("--runs", runs, "timed runs")->type_name("N")->check(positive())->capture_default_str();
   cmd->add_option("--warmup", warmup, "untimed runs first")
       ->type_name("N")

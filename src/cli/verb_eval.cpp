@@ -41,6 +41,7 @@ int runEval(const std::vector<std::string>& argv) {
   cmd->add_option("--op", only, "only this operating point")->type_name("NAME");
   cmd->add_option("--limit", limit, "only the first N images")->type_name("N")->check(positive());
   cmd.addThreads(options.threads, "default 2");
+  cmd.addBackend(options.backend);
   cmd.addJson(json);
   if (!cmd.parse(argv)) return 0;
   auto model = DynamicModel::load(file, options);

@@ -31,6 +31,7 @@ int runInfer(const std::vector<std::string>& argv) {
                   "grey by luminance; default: a fixed pseudo-random input)")
       ->type_name("PATH");
   cmd.addThreads(options.threads, "default: LibTorch's setting");
+  cmd.addBackend(options.backend);
   cmd->add_option("--top", top_k, "how many classes to print")->type_name("K")->check(positive())
       ->capture_default_str();
   cmd.addJson(json);

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "cli/command.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
@@ -35,22 +37,53 @@ nlohmann::json toJson(const DynamicModel& m) {
           {"operating_points", ops}};
 }
 
+// Over every operating point: how many nodes run on each kernel, and which run on reference code.
+int printKernels(const DynamicModel& model, bool json) {
+  std::map<std::string, int> count;
+  nlohmann::json reference = nlohmann::json::array();
+  for (const auto& op : model.operatingPoints())
+    for (const auto& k : model.kernels(op.name)) {
+      ++count[k.kernel];
+      if (k.reference) reference.push_back({{"operating_point", op.name}, {"op", k.op}, {"layer", k.layer},
+                                            {"kernel", k.kernel}});
+    }
+  if (json) {
+    fmt::print("{}\n", nlohmann::json{{"backend", model.backend()}, {"kernels", count}, {"reference", reference}}.dump(2));
+    return 0;
+  }
+  fmt::print("kernels over {} operating point(s), backend {} for the active one:\n", model.operatingPoints().size(),
+             model.backend());
+  for (const auto& [kernel, n] : count) fmt::print("  {:>6}  {}\n", n, kernel);
+  fmt::print("nodes on reference kernels: {}\n", reference.size());
+  for (const auto& r : reference)
+    fmt::print("  {} {} {} -> {}\n", r["operating_point"].get<std::string>(), r["op"].get<std::string>(),
+               r["layer"].get<std::string>(), r["kernel"].get<std::string>());
+  return 0;
+}
+
 }  // namespace
 
 int runInfo(const std::vector<std::string>& argv) {
-  Command cmd("info", "FILE [--json] [--graph OP]",
+  Command cmd("info", "FILE [--json] [--graph OP | --kernels] [--backend NAME]",
               "Validate a .dyn package (checksum, tensors against the architecture, operating points) and print its "
               "family, format version, input spec and operating points with config, MACs, params and accuracy.");
   std::string file, graph;
-  bool json = false;
+  bool json = false, kernels = false;
+  ModelOptions options;
   cmd.addFile(file);
   cmd.addJson(json);
   cmd->add_option("--graph", graph,
                   "the op graph of operating point OP as this machine runs it: per node the op and its attributes, "
                   "fused post-ops, inputs, output shape, MACs, layer name and the kernel chosen")
       ->type_name("OP");
+  cmd->add_flag("--kernels", kernels,
+                "per kernel, how many nodes of all operating points run on it, and every node that runs on a "
+                "library's reference code");
+  cmd.addBackend(options.backend);
   if (!cmd.parse(argv)) return 0;
-  auto model = DynamicModel::load(file);
+  options.prefetch_operating_points = false;  // --kernels builds them in turn; no background work meanwhile
+  auto model = DynamicModel::load(file, options);
+  if (kernels) return printKernels(model, json);
   if (!graph.empty()) {
     fmt::print("{}", model.describeGraph(graph));
     return 0;

@@ -64,8 +64,9 @@ int runProfile(const std::vector<std::string>& argv) {
       ->type_name("G")
       ->capture_default_str();
   cmd->add_flag("--json", json, "print the profile as JSON on stdout (no progress bar; messages go to stderr)");
-  if (!cmd.parse(argv)) return 0;
   ModelOptions mo;
+  cmd.addBackend(mo.backend);
+  if (!cmd.parse(argv)) return 0;
   auto model = DynamicModel::load(file, mo);
   auto governor = hw::makeAffinityGovernor();
   po.checkpoint_path = out;

@@ -19,7 +19,7 @@ namespace dyndnn::engine {
 void useThreads(int threads);
 
 enum class Backend {
-  Auto,       // oneDNN on CPU when this build has it, else ATen; ATen/cuDNN on CUDA
+  Auto,       // CPU: oneDNN unless it runs a reference kernel for some node, then XNNPACK; else ATen. CUDA: ATen
   Reference,  // the unoptimised graph through eager ATen (CPU): the oracle
   OneDnn,     // CPU
   ATen,       // the optimised graph through ATen: cuDNN on CUDA (channels-last), the portable CPU fallback
@@ -27,6 +27,10 @@ enum class Backend {
 };
 
 const char* backendName(Backend b);
+/// The backend of a name backendName() gives; InvalidArgument (listing the names) for any other.
+Backend backendNamed(const std::string& name);
+/// True for a kernel name of a library's portable reference code (oneDNN's "gemm:ref", "ref:any").
+bool isReferenceKernel(const std::string& kernel);
 
 class ExecutionPlan {
  public:

@@ -54,7 +54,8 @@ class Profile:
 
 class DynamicModel:
     """A dynamic DNN: one shared-weight supernet and its operating points."""
-    def __init__(self, path: str, threads: int = 0, device: str = "cpu", verify_checksum: bool = True) -> None:
+    def __init__(self, path: str, threads: int = 0, device: str = "cpu", verify_checksum: bool = True,
+                 backend: str = "auto") -> None:
         """Load a .dyn package. ValueError for a malformed package, OSError when it cannot be read."""
     @property
     def operating_points(self) -> List[Dict[str, Any]]:
