@@ -158,3 +158,17 @@ def test_errors_are_dyndnn_classes_and_builtins(fixture_dir, tmp_path):
     # What LibTorch, oneDNN or the allocator throw inside a call arrives as one of these (tests/cpp/api/test_boundary.cpp).
     assert issubclass(dyndnn.OutOfMemory, MemoryError) and issubclass(dyndnn.OutOfMemory, dyndnn.Error)
     assert issubclass(dyndnn.BackendError, dyndnn.Error)
+
+
+def test_backend_option(fixture_dir):
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    outs = {}
+    for b in ("auto", "onednn", "xnnpack", "aten", "reference"):
+        m = dyndnn.DynamicModel(path, threads=1, backend=b)
+        assert m.backend == (b if b != "auto" else "onednn")  # this x86 build: oneDNN has kernels for every op
+        outs[b] = m.infer(x)
+    for b, y in outs.items():
+        assert rel(y, outs["reference"]) < 1e-4, b
+    with pytest.raises(dyndnn.InvalidArgument, match="unknown backend 'fast'"):
+        dyndnn.DynamicModel(path, backend="fast")

@@ -139,3 +139,26 @@ def test_usage_errors(cli, fixture_dir):
     check_fails_cleanly(run(cli, "hw", "extra"), "not expected: extra")
     assert run(cli, "info", "--help").returncode == 0
     assert run(cli, "bench", path, "--runs=2", "--warmup=0", "--json").returncode == 0  # --key=value works too
+
+
+def test_backends_and_kernel_report(cli, fixture_dir):
+    """--backend picks the operator library; `info --kernels` counts the kernels over all operating points and
+    lists the nodes on reference code (none with `auto`, every one with `reference`)."""
+    path = os.path.join(fixture_dir, "fmnist.dyn")
+    auto = json.loads(run(cli, "info", path, "--kernels", "--json").stdout)
+    assert auto["reference"] == [] and sum(auto["kernels"].values()) > 0
+    xnn = run(cli, "info", path, "--kernels", "--json", "--backend", "xnnpack")
+    assert xnn.returncode == 0, xnn.stderr
+    xnn = json.loads(xnn.stdout)
+    assert xnn["backend"] == "xnnpack" and any(k.startswith("xnnpack:conv") for k in xnn["kernels"])
+    assert xnn["reference"] == []
+    ref = json.loads(run(cli, "info", path, "--kernels", "--json", "--backend", "reference").stdout)
+    assert ref["backend"] == "reference"
+    # the same operating point gives the same top classes on each backend
+    tops = {}
+    for b in ("onednn", "xnnpack", "aten", "reference"):
+        r = run(cli, "infer", path, "--op", "random2", "--json", "--backend", b)
+        assert r.returncode == 0, r.stderr
+        tops[b] = [c["class"] for c in json.loads(r.stdout)["top"]]
+    assert len({tuple(t) for t in tops.values()}) == 1, tops
+    check_fails_cleanly(run(cli, "info", path, "--kernels", "--backend", "nope"), "--backend")

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "dyndnn/error.hpp"
+#include "engine/execution_plan.hpp"
 #include "engine/graph.hpp"
 
 using dyndnn::InvalidArgument;
@@ -60,4 +61,17 @@ TEST_CASE("graph: bad nodes are rejected with what, where and what to do", "[gra
   CHECK_THROWS_WITH(g.matmul(x, g.slice(x, 2, 0, 5), false), Contains("do not multiply"));
   CHECK_THROWS_WITH(g.add(x, 99), Contains("node %99, which does not exist"));
   CHECK_THROWS_AS(g.input({1, 3}), InvalidArgument);  // only one input
+}
+
+TEST_CASE("backends: names round-trip, unknown names are refused, reference kernels are recognised", "[graph]") {
+  using dyndnn::engine::Backend;
+  for (Backend b : {Backend::Auto, Backend::OneDnn, Backend::Xnnpack, Backend::ATen, Backend::Reference})
+    CHECK(dyndnn::engine::backendNamed(dyndnn::engine::backendName(b)) == b);
+  CHECK_THROWS_WITH(dyndnn::engine::backendNamed("fast"), Catch::Contains("use auto, onednn, xnnpack"));
+  // oneDNN's names for its portable loops, and names of real kernels that merely contain the letters
+  for (const char* k : {"gemm:ref", "ref:any", "ref_fused_convolution:any", "ref"})
+    CHECK(dyndnn::engine::isReferenceKernel(k));
+  for (const char* k : {"brgconv_1x1:avx512_core", "jit:sve_512", "xnnpack:conv", "aten/cpu", "prefetch:jit",
+                        "simple_layer_normalization:any", "view", ""})
+    CHECK_FALSE(dyndnn::engine::isReferenceKernel(k));
 }
