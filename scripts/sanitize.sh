@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 KIND=${1:-address}
 # Test names (ctest -R) that exercise threads: plan cache worker, asynchronous switches, concurrent infer with
 # switches / target changes / evictions, prefetching, concurrent governors.
-TSAN_TESTS='^concurrency\.|^plan cache:|^requestSubnet switches|^infer from several threads|^operating points are prefetched|^hw\.concurrent'
+TSAN_TESTS='^concurrency\.|^plan cache:|^requestSubnet switches|^infer from several threads|^operating points are prefetched|^hw\.concurrent|^an XNNPACK plan runs on several threads'
 case "$KIND" in
   address)
     FLAGS="address,undefined"

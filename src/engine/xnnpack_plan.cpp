@@ -23,6 +23,7 @@
 #include <mutex>
 
 #include "dyndnn/error.hpp"
+#include "engine/depthwise_nhwc.hpp"
 #include "engine/passes.hpp"
 #include "engine/reference.hpp"
 
@@ -32,14 +33,21 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // How a node runs.
-enum class Kind { ATen, Conv, Linear, GlobalAvgPool, MaxPool, AvgPool, Add, Mul, Clamp, HSwish, Sigmoid };
+enum class Kind { ATen, Conv, Depthwise, Linear, GlobalAvgPool, MaxPool, AvgPool, Add, Mul, Clamp, HSwish, Sigmoid };
 
 struct Step {
   Kind kind = Kind::ATen;
   float lo = -kInf, hi = kInf;  // a ReLU / ReLU6 fused into the operator's output clamp
   std::vector<PostOp> rest;     // fused steps XNNPACK cannot take (run after it, through ATen)
   at::Tensor weight, bias;      // Conv: [O, kh, kw, I/groups] (XNNPACK's layout), folded scale applied; Linear: [O, I]
+  std::shared_ptr<const DepthwiseNhwc> depthwise;  // Depthwise: our kernel (immutable: shared by the instances)
 };
+
+// XNNPACK 2022's depthwise microkernels stop at 25 taps; a larger depthwise kernel runs on ours.
+bool oursDepthwise(const Graph& g, const Node& n) {
+  return n.op == Op::Conv2d && n.groups > 1 && n.groups == n.shape[1] && n.groups == g.node(n.inputs[0]).shape[1] &&
+         n.weight.size(1) == 1 && n.kernel * n.kernel > 25;
+}
 
 void check(xnn_status status, const Node& n, int id, const char* what) {
   if (status != xnn_status_success)
@@ -64,7 +72,7 @@ Step planStep(const Graph& g, int id) {
   auto input_is_4d = [&] { return is4d(g.node(n.inputs[0])); };
   switch (n.op) {
     case Op::Conv2d: {
-      s.kind = Kind::Conv;
+      s.kind = oursDepthwise(g, n) ? Kind::Depthwise : Kind::Conv;
       auto w = n.weight;
       if (n.scale.defined()) w = w * n.scale.view({-1, 1, 1, 1});
       s.weight = w.permute({0, 2, 3, 1}).contiguous();
@@ -112,6 +120,9 @@ Step planStep(const Graph& g, int id) {
     clamping = false;
     s.rest.push_back(p);
   }
+  if (s.kind == Kind::Depthwise)
+    s.depthwise = std::make_shared<DepthwiseNhwc>(n.shape[1], n.kernel, n.stride, n.pad, s.weight.data_ptr<float>(),
+                                                  s.bias.defined() ? s.bias.data_ptr<float>() : nullptr, s.lo, s.hi);
   return s;
 }
 
@@ -123,6 +134,9 @@ std::string kernelName(const Step& s, const Node& n) {
       k = n.groups == 1                         ? "xnnpack:conv"
           : n.groups == n.shape[1] && n.weight.size(1) == 1 ? "xnnpack:dwconv"
                                                             : "xnnpack:gconv";
+      break;
+    case Kind::Depthwise:
+      k = fmt::format("dyndnn:dwconv{}x{}:{}", n.kernel, n.kernel, DepthwiseNhwc::variant());
       break;
     case Kind::Linear: k = "xnnpack:fc"; break;
     case Kind::GlobalAvgPool: k = "xnnpack:gavgpool"; break;
@@ -169,7 +183,8 @@ Operator createOperator(const Graph& g, int id, const Step& s) {
   const float* bias = s.bias.defined() ? s.bias.data_ptr<float>() : nullptr;
   auto channels = [&](int node) { return static_cast<std::size_t>(g.node(node).shape[1]); };
   switch (s.kind) {
-    case Kind::ATen: return nullptr;
+    case Kind::ATen:
+    case Kind::Depthwise: return nullptr;
     case Kind::Conv: {
       const auto in = channels(n.inputs[0]), out = static_cast<std::size_t>(n.shape[1]);
       const auto groups = static_cast<std::size_t>(n.groups);
@@ -210,16 +225,50 @@ Operator createOperator(const Graph& g, int id, const Step& s) {
   return Operator(op);
 }
 
-// A 4-D value in NHWC memory (a no-op for values the plan made); others contiguous.
+// XNNPACK's kernels may read up to XNN_EXTRA_BYTES past the end of an input (whole vectors at the edges), so
+// every buffer an operator reads carries that slack: the plan's own values are allocated with it, and a value
+// without it (the caller's input, an ATen result) is copied once into one that has it.
+constexpr std::int64_t kSlackFloats = (XNN_EXTRA_BYTES + sizeof(float) - 1) / sizeof(float);
+
+at::Tensor emptyPadded(at::IntArrayRef shape) {
+  std::int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  auto storage = at::empty({numel + kSlackFloats});
+  if (shape.size() != 4) return storage.narrow(0, 0, numel).view(shape);
+  const auto C = shape[1], H = shape[2], W = shape[3];
+  return storage.as_strided(shape, {H * W * C, 1, W * C, C});  // NCHW sizes, NHWC memory (channels-last)
+}
+
+bool hasSlack(const at::Tensor& t) {
+  const auto used = static_cast<std::size_t>((t.storage_offset() + t.numel()) * t.element_size());
+  return t.storage().nbytes() >= used + XNN_EXTRA_BYTES;
+}
+
+// A 4-D value in NHWC memory, others contiguous, with the slack above (a no-op for values the plan made).
 at::Tensor dense(const at::Tensor& t) {
-  return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.contiguous();
+  const auto layout = t.dim() == 4 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  if (t.scalar_type() == at::kFloat && t.is_contiguous(layout) && hasSlack(t)) return t;
+  auto out = emptyPadded(t.sizes());
+  out.copy_(t);
+  return out;
 }
 
 at::Tensor emptyLike(const Node& n, std::int64_t batch) {
   auto shape = n.shape;
   shape[0] = batch;
-  return shape.size() == 4 ? at::empty(shape, at::TensorOptions().memory_format(at::MemoryFormat::ChannelsLast))
-                           : at::empty(shape);
+  return emptyPadded(shape);
+}
+
+void activateInPlace(at::Tensor& y, Act act) {
+  switch (act) {
+    case Act::None: break;
+    case Act::ReLU: at::relu_(y); break;
+    case Act::ReLU6: at::hardtanh_(y, 0.0, 6.0); break;
+    case Act::HSwish: at::hardswish_(y); break;
+    case Act::HSigmoid: at::hardsigmoid_(y); break;
+    case Act::Sigmoid: at::sigmoid_(y); break;
+    case Act::GELU: y.copy_(activate(y, act)); break;
+  }
 }
 
 // Dimensions as XNNPACK's n-d operators read memory: NHWC for 4-D values.
@@ -234,9 +283,11 @@ class XnnpackPlan final : public ExecutionPlan {
  public:
   XnnpackPlan(Graph g, std::vector<Step> steps, std::vector<std::string> kernels)
       : ExecutionPlan(g, std::move(kernels)), graph_(std::move(g)), steps_(std::move(steps)) {
-    for (const auto& s : steps_)
+    for (const auto& s : steps_) {
       for (const auto* t : {&s.weight, &s.bias})
         if (t->defined()) bytes_ += static_cast<std::size_t>(t->numel()) * sizeof(float);
+      if (s.depthwise) bytes_ += (s.depthwise->weight.size() + s.depthwise->bias.size()) * sizeof(float);
+    }
     release(makeInstance());  // fails here, at compile time, if XNNPACK refuses an operator
   }
 
@@ -256,14 +307,21 @@ class XnnpackPlan final : public ExecutionPlan {
     pthreadpool_t pool = instance->poolFor(omp_get_max_threads());
     const auto& nodes = graph_.nodes();
     std::vector<at::Tensor> values(nodes.size());
-    values[0] = dense(input.to(at::kFloat));
+    values[0] = dense(input);
     for (std::size_t i = 1; i < nodes.size(); ++i) {
       const auto& n = nodes[i];
       const auto& s = steps_[i];
       at::Tensor y = s.kind == Kind::ATen ? runNodeReference(n, values)
                                           : runOperator(n, static_cast<int>(i), s, instance->ops[i].get(), values, pool);
-      for (const auto& p : s.rest)
-        y = p.kind == PostOp::Sum ? y + values[static_cast<std::size_t>(p.value)] : activate(y, p.act);
+      for (const auto& p : s.rest) {
+        const auto& other = values[static_cast<std::size_t>(p.value < 0 ? 0 : p.value)];
+        if (s.kind == Kind::ATen) {  // y may be a view of an input (a reshape): never in place
+          y = p.kind == PostOp::Sum ? y + other : activate(y, p.act);
+        } else {  // the plan's own buffer: in place keeps its layout and its slack
+          if (p.kind == PostOp::Sum) y.add_(other);
+          else activateInPlace(y, p.act);
+        }
+      }
       values[i] = std::move(y);
     }
     return values[static_cast<std::size_t>(graph_.output())].contiguous();
@@ -293,6 +351,10 @@ class XnnpackPlan final : public ExecutionPlan {
                                        : xnn_setup_average_pooling2d_nhwc_f32(op, N, H, W, in, o, pool);
         break;
       }
+      case Kind::Depthwise:
+        y = emptyLike(n, rows);
+        s.depthwise->run(in, rows, x.size(2), x.size(3), y.data_ptr<float>(), pool);
+        return y;
       case Kind::GlobalAvgPool:
         y = emptyLike(n, rows);
         st = xnn_setup_global_average_pooling_nwc_f32(op, N, static_cast<std::size_t>(x.size(2) * x.size(3)), in,

@@ -37,6 +37,8 @@ const std::vector<ConvCase> kCases = {
     {1, 7, 5, 1, 1, 11, false},    // one input channel, prime output channels
     {13, 13, 3, 1, 13, 9, true},   // depthwise, prime channels
     {24, 24, 7, 2, 24, 15, true},  // depthwise 7x7 stride 2
+    {13, 13, 7, 1, 13, 9, false},  // depthwise 7x7, 13 channels: every channel block of XNNPACK's backend's own kernel
+    {37, 37, 7, 1, 37, 20, true},  // ... 16 + 16 + 4 + 1 channels, on a map larger than the kernel
     {20, 30, 3, 1, 5, 8, false},   // grouped in between (4 in, 6 out per group)
     {17, 31, 1, 1, 1, 6, true},    // 1x1 prime channels
     {64, 96, 1, 1, 1, 28, true},   // 1x1 on a larger map
