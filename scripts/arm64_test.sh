@@ -2,7 +2,7 @@
 # Cross-build dyndnn for aarch64 and run its C++ tests under qemu-aarch64 (user mode), twice: as a NEON-only core
 # (QEMU_CPU=cortex-a72: Raspberry Pi 4, Jetson Nano's A57, Xavier's Carmel are of this kind) and as qemu's default
 # CPU ("max": SVE). Emulation runs 20-50x below native speed, so the run is the op-level tests, the end-to-end
-# equivalence tests on the fixture packages, and the LibTorch-free hardware and runtime tests.
+# equivalence tests on the fixture packages, and the LibTorch-free hardware and runtime tests; then the kernel report.
 # Usage: scripts/arm64_test.sh [extra ctest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +24,21 @@ for cpu in cortex-a72 max; do
   echo "=== aarch64 tests, QEMU_CPU=$cpu ==="
   (cd "$BUILD" && QEMU_CPU=$cpu ctest --output-on-failure -j "$(nproc)" -R "$TESTS" "$@")
   echo "=== aarch64 tests, QEMU_CPU=$cpu: $((SECONDS - t)) s ==="
+done
+# The kernel report: on a NEON-only core no node of the shipped model or of the full-size OFA benchmark package may
+# run on a library's reference code (Debian's oneDNN has only reference convolutions there; `auto` must avoid them).
+BENCH_PKG="$BUILD/ofa_w1.0_bench.dyn"
+[ -f "$BENCH_PKG" ] || /usr/bin/python3 tools/make_benchmark_package.py "$BENCH_PKG" --arch ofa_w1.0 --levels 6 >/dev/null
+for pkg in models/fmnist_ofa_mbv3.dyn "$BENCH_PKG"; do
+  QEMU_CPU=cortex-a72 qemu-aarch64 -L build-arm64/sysroot "$BUILD/dyndnn" info "$pkg" --kernels --json >"$BUILD/kernels.json"
+  /usr/bin/python3 - "$pkg" "$BUILD/kernels.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[2]))
+print(f"arm64_test: kernel report of {sys.argv[1]} on cortex-a72: backend {r['backend']}, "
+      f"{sum(r['kernels'].values())} nodes, {len(r['reference'])} on reference kernels")
+for k in r["reference"][:10]:
+    print("  ", k)
+sys.exit(1 if r["reference"] else 0)
+PY
 done
 echo "arm64_test: $((SECONDS - START)) s in all"
