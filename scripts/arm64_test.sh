@@ -18,11 +18,15 @@ cmake --build "$BUILD" -j "$(nproc)" --target dyndnn_tests dyndnn_engine_tests d
   dyndnn_cli
 echo "arm64_test: built in $((SECONDS - START)) s"
 # The fixture packages are made on this machine (Python with PyTorch); the test binaries run under the emulator.
-TESTS='^(fixtures\.|engine\.|hw\.|runtime\.[^.]*$)'
+# End to end: the small packages against the Python reference through DynamicModel (its `auto` backend), and every
+# backend's plans against the reference executor (DYNDNN_TEST_EMULATED leaves the full-size OFA package out).
+E2E='^1-channel 28x28 family|^group_cnn, (triangular|grouped): every level|^elastic_vit: every backend'
+E2E="$E2E|^oneDNN, XNNPACK and ATen plans match|^an XNNPACK plan runs on several threads"
+TESTS="^(fixtures\.|engine\.|hw\.|runtime\.[^.]*$)|$E2E"
 for cpu in cortex-a72 max; do
   t=$SECONDS
   echo "=== aarch64 tests, QEMU_CPU=$cpu ==="
-  (cd "$BUILD" && QEMU_CPU=$cpu ctest --output-on-failure -j "$(nproc)" -R "$TESTS" "$@")
+  (cd "$BUILD" && DYNDNN_TEST_EMULATED=1 QEMU_CPU=$cpu ctest --output-on-failure -j "$(nproc)" -R "$TESTS" "$@")
   echo "=== aarch64 tests, QEMU_CPU=$cpu: $((SECONDS - t)) s ==="
 done
 # The kernel report: on a NEON-only core no node of the shipped model or of the full-size OFA benchmark package may

@@ -123,11 +123,12 @@ class DynamicModel {
   std::string describeGraph(const std::string& operating_point) const;
   /// Per node of that graph (the input left out): the op, the family's layer name, the kernel the backend chose
   /// and whether that kernel is a library's portable reference code (oneDNN's "gemm:ref" on NEON-only ARM).
+  /// An empty name: the active sub-network (also one given as an explicit config).
   struct NodeKernel {
     std::string op, layer, kernel;
     bool reference = false;
   };
-  std::vector<NodeKernel> kernels(const std::string& operating_point) const;
+  std::vector<NodeKernel> kernels(const std::string& operating_point = {}) const;
   PlanCacheStats planCacheStats() const;
   /// Change the plan cache's budget (evicts at once when it shrinks).
   void setPlanCacheBudget(std::size_t bytes);

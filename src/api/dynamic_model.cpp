@@ -94,7 +94,8 @@ std::string DynamicModel::describeGraph(const std::string& operating_point) cons
 
 std::vector<DynamicModel::NodeKernel> DynamicModel::kernels(const std::string& operating_point) const {
   return boundary("kernels", [&] {
-    const auto plan = impl_->core->planFor(impl_->core->byName(operating_point));
+    const auto plan = operating_point.empty() ? impl_->core->active()->plan
+                                              : impl_->core->planFor(impl_->core->byName(operating_point));
     const auto& nodes = plan->graph().nodes();
     const auto& kernels = plan->kernels();
     std::vector<NodeKernel> out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -65,6 +66,9 @@ int runBench(const std::vector<std::string>& argv) {
                      {"p99_ms", percentile(ms, 0.99)},
                      {"min_ms", *std::min_element(ms.begin(), ms.end())},
                      {"gflops", 2.0 * macs / (median * 1e6)}};
+  std::map<std::string, int> kernels;  // how many nodes run on each kernel
+  for (const auto& k : model.kernels()) ++kernels[k.kernel];
+  out["kernels"] = kernels;
   if (json) {
     fmt::print("{}\n", out.dump(2));
   } else {
@@ -73,6 +77,9 @@ int runBench(const std::vector<std::string>& argv) {
                model.activeName().empty() ? "(explicit config)" : model.activeName(), config.summary(),
                model.backend(), options.threads, runs, median, out["p90_ms"].get<double>(),
                out["p99_ms"].get<double>(), out["gflops"].get<double>(), macs / 1e6);
+    std::string list;
+    for (const auto& [kernel, n] : kernels) list += fmt::format("{}{} x {}", list.empty() ? "" : ", ", n, kernel);
+    fmt::print("  kernels: {}\n", list);
   }
   return 0;
 }

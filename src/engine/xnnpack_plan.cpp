@@ -120,9 +120,11 @@ Step planStep(const Graph& g, int id) {
     clamping = false;
     s.rest.push_back(p);
   }
-  if (s.kind == Kind::Depthwise)
+  if (s.kind == Kind::Depthwise) {
     s.depthwise = std::make_shared<DepthwiseNhwc>(n.shape[1], n.kernel, n.stride, n.pad, s.weight.data_ptr<float>(),
                                                   s.bias.defined() ? s.bias.data_ptr<float>() : nullptr, s.lo, s.hi);
+    s.weight = s.bias = at::Tensor();  // the kernel keeps its own packed copy
+  }
   return s;
 }
 
@@ -283,9 +285,11 @@ class XnnpackPlan final : public ExecutionPlan {
  public:
   XnnpackPlan(Graph g, std::vector<Step> steps, std::vector<std::string> kernels)
       : ExecutionPlan(g, std::move(kernels)), graph_(std::move(g)), steps_(std::move(steps)) {
+    // Our copies of the constants, and XNNPACK's packed copy of them in the first instance (about as large; every
+    // further instance, one per thread running this plan at the same time, adds another).
     for (const auto& s : steps_) {
       for (const auto* t : {&s.weight, &s.bias})
-        if (t->defined()) bytes_ += static_cast<std::size_t>(t->numel()) * sizeof(float);
+        if (t->defined()) bytes_ += 2 * static_cast<std::size_t>(t->numel()) * sizeof(float);
       if (s.depthwise) bytes_ += (s.depthwise->weight.size() + s.depthwise->bias.size()) * sizeof(float);
     }
     release(makeInstance());  // fails here, at compile time, if XNNPACK refuses an operator

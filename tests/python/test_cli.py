@@ -161,4 +161,10 @@ def test_backends_and_kernel_report(cli, fixture_dir):
         assert r.returncode == 0, r.stderr
         tops[b] = [c["class"] for c in json.loads(r.stdout)["top"]]
     assert len({tuple(t) for t in tops.values()}) == 1, tops
+    # bench names the kernels it ran on
+    r = run(cli, "bench", path, "--op", "random2", "--runs", "2", "--warmup", "0", "--json", "--backend", "xnnpack")
+    assert r.returncode == 0, r.stderr
+    bench = json.loads(r.stdout)
+    assert bench["backend"] == "xnnpack" and any(k.startswith("xnnpack:") for k in bench["kernels"])
+    assert "kernels: " in run(cli, "bench", path, "--runs", "2", "--warmup", "0").stdout
     check_fails_cleanly(run(cli, "info", path, "--kernels", "--backend", "nope"), "--backend")

@@ -6,6 +6,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <catch2/catch.hpp>
 #include <omp.h>
 #include <thread>
@@ -27,7 +28,11 @@ constexpr double kTolerance = 1e-4;
 
 TEST_CASE("oneDNN, XNNPACK and ATen plans match the reference executor on random sub-networks", "[plans]") {
   at::manual_seed(1);  // reproducible inputs: unseeded, one draw in CI gave two inputs only 1.75e-3 apart at the logits
+  // Under emulation (scripts/arm64_test.sh sets DYNDNN_TEST_EMULATED; 20-50x slower) the full-size OFA package is
+  // left out: the MobileNetV3 family is still covered by the small fmnist package.
+  const bool emulated = std::getenv("DYNDNN_TEST_EMULATED") != nullptr;
   for (const char* stem : {"ofa_w1.0", "fmnist", "group_cnn_tri", "group_cnn_grouped", "vit_small"}) {
+    if (emulated && std::string(stem) == "ofa_w1.0") continue;
     auto pkg = dyndnn::format::Package::open(fixture(std::string(stem) + ".dyn"));
     auto supernet = dyndnn::nn::openSupernet(pkg);
     const std::size_t step = pkg.family == "ofa_mbv3" ? 2 : 1;  // every point of the smaller packages

@@ -14,7 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "bench_stats.hpp"
+#include "../bench_stats.hpp"
 #include "dyndnn/dyndnn.hpp"
 #include "engine/execution_plan.hpp"
 #include "engine/graph.hpp"
