@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <catch2/catch.hpp>
@@ -54,10 +55,16 @@ TEST_CASE("oneDNN, XNNPACK and ATen plans match the reference executor on random
       CHECK(std::string(aten->backend()) == "aten");
       CHECK(relativeError(aten->run(x), reference) < kTolerance);
       if (dyndnn::engine::hasOneDnn()) {
-        auto fast = dyndnn::engine::compile(net, at::kCPU);
+        auto fast = dyndnn::engine::compile(net, at::kCPU, dyndnn::engine::Backend::OneDnn);
         CHECK(std::string(fast->backend()) == "onednn");
         CHECK(relativeError(fast->run(x), reference) < kTolerance);
         CHECK(fast->bytes() > 0);
+        // auto: oneDNN, unless it runs reference code for some node (NEON-only ARM) and XNNPACK is there
+        const auto& k = fast->kernels();
+        const bool reference_code = std::any_of(k.begin(), k.end(), dyndnn::engine::isReferenceKernel);
+        const auto chosen = dyndnn::engine::compile(net, at::kCPU);
+        CHECK(std::string(chosen->backend()) ==
+              (reference_code && dyndnn::engine::hasXnnpack() ? "xnnpack" : "onednn"));
       }
       if (dyndnn::engine::hasXnnpack()) {
         auto xnn = dyndnn::engine::compile(net, at::kCPU, dyndnn::engine::Backend::Xnnpack);
