@@ -85,23 +85,21 @@ foreach(_t dyndnn ${_dyndnn_layers} dyndnn_hw dyndnn_runtime)
   endforeach()
 endforeach()
 
-get_target_property(_dyndnn_links dyndnn LINK_LIBRARIES)
-if("dyndnn::onednn" IN_LIST _dyndnn_links)
-  set(DYNDNN_CONFIG_ONEDNN ON)
-  get_filename_component(DYNDNN_CONFIG_ONEDNN_DIR ${DYNDNN_DNNL_LIBRARY} DIRECTORY)
-else()
-  set(DYNDNN_CONFIG_ONEDNN OFF)
-  set(DYNDNN_CONFIG_ONEDNN_DIR "")
-endif()
-
-get_target_property(_engine_links dyndnn_engine LINK_LIBRARIES)
-if("$<LINK_ONLY:dyndnn::xnnpack>" IN_LIST _engine_links OR "dyndnn::xnnpack" IN_LIST _engine_links)
-  set(DYNDNN_CONFIG_XNNPACK ON)
-  get_filename_component(DYNDNN_CONFIG_XNNPACK_DIR ${DYNDNN_XNNPACK_LIBRARY} DIRECTORY)
-else()
-  set(DYNDNN_CONFIG_XNNPACK OFF)
-  set(DYNDNN_CONFIG_XNNPACK_DIR "")
-endif()
+# PREFIX = ON and PREFIX_DIR = the library's folder when TARGET links the IMPORTED dependency (dyndnnConfig.cmake
+# then finds it again by name there), else OFF and "".
+function(dyndnn_config_dependency target imported library prefix)
+  get_target_property(_links ${target} LINK_LIBRARIES)
+  if("${imported}" IN_LIST _links)
+    get_filename_component(_dir "${library}" DIRECTORY)
+    set(${prefix} ON PARENT_SCOPE)
+    set(${prefix}_DIR "${_dir}" PARENT_SCOPE)
+  else()
+    set(${prefix} OFF PARENT_SCOPE)
+    set(${prefix}_DIR "" PARENT_SCOPE)
+  endif()
+endfunction()
+dyndnn_config_dependency(dyndnn dyndnn::onednn "${DYNDNN_DNNL_LIBRARY}" DYNDNN_CONFIG_ONEDNN)
+dyndnn_config_dependency(dyndnn_engine dyndnn::xnnpack "${DYNDNN_XNNPACK_LIBRARY}" DYNDNN_CONFIG_XNNPACK)
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/dyndnnConfig.cmake.in
   ${PROJECT_BINARY_DIR}/dyndnnConfig.cmake

@@ -9,26 +9,32 @@
 namespace dyndnn::engine {
 namespace {
 
-// One output pixel's channels [c, c + B): bias, the taps that read the input (padding contributes nothing),
-// the clamp. `x` points at the input pixel of tap (ky0, kx0), `w` at that tap's weights.
+// Calls f(x, w) for each tap (ky, kx) of [ky0, ky1) x [kx0, kx1), the taps that read the input (padding
+// contributes nothing): `x` points at the tap's input pixel, `w` at its weights (both at the block's channel).
+template <typename F>
+inline void forEachTap(const DepthwiseNhwc& p, const float* x, std::int64_t row_stride, const float* w,
+                       std::int64_t ky0, std::int64_t ky1, std::int64_t kx0, std::int64_t kx1, F&& f) {
+  const std::int64_t C = p.channels;
+  for (std::int64_t ky = ky0; ky < ky1; ++ky) {
+    const float* xr = x + (ky - ky0) * row_stride;
+    const float* wr = w + (ky * p.kernel) * C;
+    for (std::int64_t kx = kx0; kx < kx1; ++kx) f(xr + (kx - kx0) * C, wr + kx * C);
+  }
+}
+
+// One output pixel's channels [c, c + B): bias, the taps, the clamp. `x` points at the input pixel of tap
+// (ky0, kx0), `w` at the weights of tap (0, 0).
 template <int B>
 inline void pixelBlock(const DepthwiseNhwc& p, const float* x, std::int64_t row_stride, const float* w,
                        std::int64_t ky0, std::int64_t ky1, std::int64_t kx0, std::int64_t kx1, const float* bias,
                        float* o) {
-  const std::int64_t C = p.channels;
 #if defined(__ARM_NEON)
   if constexpr (B % 4 == 0) {
     float32x4_t acc[B / 4];
     for (int b = 0; b < B / 4; ++b) acc[b] = vld1q_f32(bias + 4 * b);
-    for (std::int64_t ky = ky0; ky < ky1; ++ky) {
-      const float* xr = x + (ky - ky0) * row_stride;
-      const float* wr = w + (ky * p.kernel) * C;
-      for (std::int64_t kx = kx0; kx < kx1; ++kx) {
-        const float* xi = xr + (kx - kx0) * C;
-        const float* wi = wr + kx * C;
-        for (int b = 0; b < B / 4; ++b) acc[b] = vfmaq_f32(acc[b], vld1q_f32(xi + 4 * b), vld1q_f32(wi + 4 * b));
-      }
-    }
+    forEachTap(p, x, row_stride, w, ky0, ky1, kx0, kx1, [&](const float* xi, const float* wi) {
+      for (int b = 0; b < B / 4; ++b) acc[b] = vfmaq_f32(acc[b], vld1q_f32(xi + 4 * b), vld1q_f32(wi + 4 * b));
+    });
     const float32x4_t lo = vdupq_n_f32(p.lo), hi = vdupq_n_f32(p.hi);
     for (int b = 0; b < B / 4; ++b) vst1q_f32(o + 4 * b, vminq_f32(vmaxq_f32(acc[b], lo), hi));
     return;
@@ -37,15 +43,9 @@ inline void pixelBlock(const DepthwiseNhwc& p, const float* x, std::int64_t row_
   // Fixed-size blocks: the compiler keeps `acc` in vector registers (SSE/AVX here).
   float acc[B];
   for (int b = 0; b < B; ++b) acc[b] = bias[b];
-  for (std::int64_t ky = ky0; ky < ky1; ++ky) {
-    const float* xr = x + (ky - ky0) * row_stride;
-    const float* wr = w + (ky * p.kernel) * C;
-    for (std::int64_t kx = kx0; kx < kx1; ++kx) {
-      const float* xi = xr + (kx - kx0) * C;
-      const float* wi = wr + kx * C;
-      for (int b = 0; b < B; ++b) acc[b] += xi[b] * wi[b];
-    }
-  }
+  forEachTap(p, x, row_stride, w, ky0, ky1, kx0, kx1, [&](const float* xi, const float* wi) {
+    for (int b = 0; b < B; ++b) acc[b] += xi[b] * wi[b];
+  });
   for (int b = 0; b < B; ++b) o[b] = std::min(std::max(acc[b], p.lo), p.hi);
 }
 
