@@ -4,6 +4,7 @@
 Usage: /usr/bin/python3 examples/adaptive_camera/plot_run.py RUN.json OUT.png
 """
 import json
+import os
 import sys
 
 import matplotlib
@@ -18,11 +19,12 @@ def main(trace_path, out_path):
     t = [f["t"] for f in frames]
     fig, ax = plt.subplots(3, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]})
     ax[0].plot(t, [f["latency_ms"] for f in frames], lw=0.5, color="tab:blue", label="latency")
-    ax[0].plot(t, [f["budget_ms"] for f in frames], lw=1.2, color="k", ls="--", label="budget (frame period)")
+    ax[0].plot(t, [f["budget_ms"] for f in frames], lw=1.2, color="k", ls="--", label="latency budget")
     ax[0].set_ylabel("ms")
     ax[0].set_ylim(0, 3 * max(p["budget_ms"] for p in phases))
-    ax[1].plot(t, [f["accuracy"] for f in frames], lw=1, color="tab:green")
-    ax[1].set_ylabel("top-1 of the\noperating point (%)")
+    worth = run.get("worth", "accuracy")  # "MMACs" for a package without accuracies (random weights)
+    ax[1].plot(t, [f.get("worth", f.get("accuracy")) for f in frames], lw=1, color="tab:green")
+    ax[1].set_ylabel("top-1 of the\noperating point (%)" if worth == "accuracy" else "MMACs of the\noperating point")
     ax[2].plot(t, [f["threads"] for f in frames], lw=1, color="tab:purple", drawstyle="steps-post")
     ax[2].set_ylabel("threads")
     ax[2].set_yticks(sorted({f["threads"] for f in frames}))
@@ -39,7 +41,10 @@ def main(trace_path, out_path):
                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
     # Above the panel, clear of the phase names and the data.
     ax[0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=8, frameon=False)
-    fig.suptitle(f"adaptive_camera: {run['model']} (shaded: a competing process holds a core)", fontsize=10)
+    camera = f"camera at {run['fps']:.0f} fps" if run.get("fps") else "unpaced frames"
+    weights = "" if worth == "accuracy" else "\nno accuracies in the package (random weights?): latency real, ranked by MACs"
+    fig.suptitle(f"adaptive_camera: {os.path.basename(run['model'])}, {camera}; shaded: a competing process holds a "
+                 f"core{weights}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
 

@@ -70,6 +70,9 @@ struct RuntimeOptions {
   /// changes and when it leaves (another setRuntime() or destruction); each frame's decision then comes from it.
   std::shared_ptr<runtime::Arbiter> arbiter;
   runtime::Arbiter::Registration registration;
+  /// With several thread counts in the profile: how often a thread of the runtime reads the load of other
+  /// processes per CPU (/proc/stat) for the manager (runtime::RuntimeManager::observeCpuLoad), in ms; 0: never.
+  int cpu_load_period_ms = 100;
 };
 
 /// A dynamic DNN: one memory-mapped supernet, a catalogue of operating points, one active sub-network.

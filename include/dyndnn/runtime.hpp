@@ -62,6 +62,11 @@ struct ProfileEntry {
   double power_w = 0;        ///< device power while running (0 when unmeasured)
   double idle_power_w = 0;   ///< device power while idle on this hardware state (0 when unmeasured)
   bool predicted = false;    ///< from the fitted predictor, not measured
+
+  /// What "more accurate" means to the policies: the top-1 accuracy where the package gives one; where it does not
+  /// (random-weight benchmark packages), log2 of the MACs, ranked below every known accuracy (negative), since a
+  /// supernet's sub-networks gain accuracy with their size (Dynamic-OFA's levels are in that order).
+  double accuracyRank() const;
 };
 
 /// Lookup table of latency and power per operating point x hardware state.
@@ -288,9 +293,16 @@ class RuntimeManager {
   /// finds a free core, or one thread pinned to that core, far more than one that does, which a single factor
   /// cannot tell apart. On: each placement has its own estimator; one not observed for `stale_frames`
   /// frames (or never) is predicted with the smaller of its last estimate (prior 1) and the current one, so the
-  /// manager probes it again (at most one frame per thread count every `stale_frames` frames) instead of assuming
-  /// that a slowdown seen on one thread count holds for all.
+  /// manager tries it again instead of assuming that a slowdown seen on one thread count holds for all. A re-try
+  /// that still misses the budget doubles that placement's wait (up to 8 x `stale_frames`): a competitor that
+  /// stays costs a frame ever more rarely; observeCpuLoad() ends the wait when the load goes.
   void setSlowdownPerThreads(bool on, int stale_frames = 30);
+  /// The load of other processes per CPU (0..1, index = CPU number), as hw::CpuLoadSensor::samplePerCpu() measures
+  /// it; DynamicModel's runtime reports it about every 100 ms. Where it falls by more than 0.3 from the highest
+  /// since the last fall, estimates learned under that load are out of date: every placement that may run on
+  /// such a CPU (its affinity mask, or any placement without one), but the current one, becomes stale at once
+  /// with its wait restarted, and so do the probes. A rise needs nothing: the next frames show it.
+  void observeCpuLoad(const std::vector<double>& others);
   /// Arbiter restriction (knobs fixed to levels for this model); an empty state lifts it.
   void restrict(const HardwareState& granted);
   /// What the manager's own policy would choose under `granted`, ignoring hysteresis (for the arbiter).

@@ -135,6 +135,9 @@ void DynamicModel::setRuntime(RuntimeOptions options) {
 void DynamicModel::installRuntime(RuntimeOptions options) {
   if (options.arbiter && options.registration.name.empty())  // before any profiling
     throw InvalidArgument("setRuntime: joining an arbiter needs RuntimeOptions::registration.name (unique per arbiter)");
+  if (options.cpu_load_period_ms < 0)
+    throw InvalidArgument(fmt::format("setRuntime: RuntimeOptions::cpu_load_period_ms must be >= 0 (0: never), not {}",
+                                      options.cpu_load_period_ms));
   runtime::Profile profile;
   if (options.profile) {
     profile = std::move(*options.profile);
@@ -156,6 +159,9 @@ void DynamicModel::installRuntime(RuntimeOptions options) {
   // Another process on one core slows a thread count that no longer finds a free core far more than one that
   // does: with several thread counts to choose from, track a slowdown per thread count (as `dyndnn run` does).
   if (thread_counts.size() > 1) next->manager().setSlowdownPerThreads(true);
+  // ... and tell the manager when another process leaves a core, so the placements it slowed are tried again.
+  if (thread_counts.size() > 1 && options.cpu_load_period_ms > 0)
+    next->watchCpuLoad(std::chrono::milliseconds(options.cpu_load_period_ms));
   auto previous = impl_->runtime();
   // The previous runtime leaves its arbiter first (its name is free again; a frame still running on it keeps its
   // decision). The new one joins before it is installed; if that fails, the previous one rejoins and stays.

@@ -50,6 +50,15 @@ ModelController::ModelController(std::shared_ptr<ModelCore> model, runtime::Prof
 
 ModelController::~ModelController() { leave(); }
 
+void ModelController::watchCpuLoad(std::chrono::milliseconds period) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
+    load_watch_ = std::make_unique<CpuLoadWatch>(period);
+  } catch (const HardwareError&) {
+    load_watch_.reset();  // no per-CPU /proc/stat here: the estimates alone decide when to try a placement again
+  }
+}
+
 void ModelController::setTarget(const runtime::Target& target) {
   std::lock_guard<std::mutex> lock(mutex_);
   manager_->setTarget(target);
@@ -127,6 +136,7 @@ at::Tensor ModelController::run(const In& input) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double energy = sensor_ ? sensor_->sample().joules - e0 : -1;
   manager_->after(ms, energy);
+  if (load_watch_ && load_watch_->take(cpu_load_)) manager_->observeCpuLoad(cpu_load_);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <optional>
 #include <vector>
 
+#include "api/cpu_load_watch.hpp"
 #include "api/model_core.hpp"
 #include "dyndnn/hw/governor.hpp"
 #include "dyndnn/hw/sensors.hpp"
@@ -57,6 +58,10 @@ class ModelController {
   at::Tensor infer(const at::Tensor& input);
   at::Tensor infer(const ImageView& image);
 
+  /// Read the load of other processes per CPU every `period` in a thread of its own and pass it to the manager
+  /// after each frame (RuntimeManager::observeCpuLoad). Where /proc cannot serve it, nothing is watched.
+  void watchCpuLoad(std::chrono::milliseconds period);
+
   runtime::RuntimeManager& manager() { return *manager_; }
   std::shared_ptr<runtime::RuntimeManager> sharedManager() const { return manager_; }
 
@@ -70,6 +75,8 @@ class ModelController {
   int arbiter_id_ = 0;
   std::vector<int> entry_threads_;                            // per profile entry: its thread count (0: none)
   std::vector<runtime::HardwareState> entry_governor_state_;  // per profile entry: the governor's part
+  std::unique_ptr<CpuLoadWatch> load_watch_;
+  std::vector<double> cpu_load_;  // the newest reading taken from load_watch_ (kept: no allocation per frame)
   std::mutex mutex_;
   std::atomic<bool> has_target_{false};  // read by DynamicModel::infer() without the mutex
 };

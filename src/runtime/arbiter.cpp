@@ -34,8 +34,8 @@ std::vector<std::pair<std::size_t, Decision>> rankPlacements(const RuntimeManage
   std::stable_sort(ranked.begin(), ranked.end(), [&](const auto& x, const auto& y) {
     const int ux = __builtin_popcount(x.second.unmet), uy = __builtin_popcount(y.second.unmet);
     if (ux != uy) return ux < uy;
-    const double ax = entries[static_cast<std::size_t>(x.second.entry)].accuracy;
-    const double ay = entries[static_cast<std::size_t>(y.second.entry)].accuracy;
+    const double ax = entries[static_cast<std::size_t>(x.second.entry)].accuracyRank();
+    const double ay = entries[static_cast<std::size_t>(y.second.entry)].accuracyRank();
     if (accuracy_first && ax != ay) return ax > ay;
     return x.second.predicted_energy_j < y.second.predicted_energy_j;
   });

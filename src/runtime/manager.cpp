@@ -141,6 +141,10 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     ++ctx_.frame;
     ctx_.utilisation = utilisation;
     ctx_.recent_latency_ms.push(latency_ms);
+    if (per_threads_ && !fresh && budget_ms) {  // a re-try of a stale placement: did it still miss?
+      const auto base = static_cast<std::uint64_t>(stale_frames_);
+      group_stale_[group_key] = steady_ms <= *budget_ms ? base : std::min(2 * staleAfter(group_key), kMaxStaleFactor * base);
+    }
     if (probe) {
       // Met: the estimates were too pessimistic; start them over at what the probe measured. Missed: they stand.
       probe_wait_ = probe_met ? static_cast<std::uint64_t>(stale_frames_) : std::min(2 * probe_wait_, kMaxProbeWait);
@@ -282,6 +286,7 @@ void RuntimeManager::after(double latency_ms, double energy_j, double utilisatio
   impl_->after(latency_ms, energy_j, utilisation);
 }
 void RuntimeManager::setSlowdownPerThreads(bool on, int stale_frames) { impl_->setSlowdownPerThreads(on, stale_frames); }
+void RuntimeManager::observeCpuLoad(const std::vector<double>& others) { impl_->observeCpuLoad(others); }
 void RuntimeManager::restrict(const HardwareState& granted) { impl_->restrict(granted); }
 Decision RuntimeManager::evaluate(const HardwareState& granted) const { return impl_->evaluate(granted); }
 const Profile& RuntimeManager::profile() const { return impl_->profile_; }  // immutable after construction

@@ -29,6 +29,7 @@ struct RuntimeManager::Impl {
   Decision before(const KnobFloor* floors, std::size_t count);
   void after(double latency_ms, double energy_j, double utilisation);
   void setSlowdownPerThreads(bool on, int stale_frames);
+  void observeCpuLoad(const std::vector<double>& others);
   Decision evaluate(const HardwareState& granted) const;
   ManagerStats stats() const;
   void onFrame(std::function<void(const FrameRecord&)> callback);
@@ -59,6 +60,13 @@ struct RuntimeManager::Impl {
   using GroupKey = std::pair<std::int64_t, std::int64_t>;
   std::map<GroupKey, SlowdownEstimator> group_;
   std::map<GroupKey, std::uint64_t> group_seen_;
+  // Frames after which a placement's estimate is stale and it is tried again: stale_frames_, doubled (up to
+  // kMaxStaleFactor times) each time such a re-try missed the budget, so that what still holds (a competitor, a
+  // device that serves that placement badly) costs a frame ever more rarely; back to stale_frames_ when one meets it.
+  static constexpr std::uint64_t kMaxStaleFactor = 8;
+  std::map<GroupKey, std::uint64_t> group_stale_;
+  std::uint64_t staleAfter(const GroupKey& key) const;
+  std::vector<double> cpu_load_peak_;  // per CPU: the highest load of others since it last fell (observeCpuLoad)
   // Observed / predicted latency of the newest frames per thread count (one window for all when not per thread
   // count), and its quantile at the target's confidence.
   static constexpr std::size_t kTailFrames = 40;

@@ -42,7 +42,7 @@ void RuntimeManager::Impl::maybeProbe(Decision& d) {
   // frequency the estimate rules out) risks a miss for a saving the simulations do not show (it cost 2.5 points
   // of saving against schedutil there).
   const auto& entries = profile_.entries;
-  if (entries[static_cast<std::size_t>(p.entry)].accuracy <= entries[static_cast<std::size_t>(d.entry)].accuracy) return;
+  if (entries[static_cast<std::size_t>(p.entry)].accuracyRank() <= entries[static_cast<std::size_t>(d.entry)].accuracyRank()) return;
   d = p;
   d.reason = std::make_shared<const std::string>("probe (ruled out by the estimates; fits at the profiled speed): " +
                                                  p.reasonText());  // a probe frame, not a steady one
@@ -57,6 +57,7 @@ void RuntimeManager::Impl::setSlowdownPerThreads(bool on, int stale_frames) {
   probe_wait_ = static_cast<std::uint64_t>(stale_frames);
   group_.clear();
   group_seen_.clear();
+  group_stale_.clear();
   tail_.clear();
   if (on) ctx_.slowdown_for = [this](const HardwareState& hw) { return slowdownFor(hw); };
   else ctx_.slowdown_for = nullptr;
@@ -80,8 +81,49 @@ std::pair<double, double> RuntimeManager::Impl::slowdownFor(const HardwareState&
 // The estimate for `hw` rests on recent frames of its own (with one estimator for all: on any frame at all).
 bool RuntimeManager::Impl::slowdownFresh(const HardwareState& hw) const {
   if (!per_threads_) return estimator_.observations() > 0;
-  auto seen = group_seen_.find(groupKey(hw));
-  return seen != group_seen_.end() && ctx_.frame - seen->second <= static_cast<std::uint64_t>(stale_frames_);
+  const GroupKey key = groupKey(hw);
+  auto seen = group_seen_.find(key);
+  return seen != group_seen_.end() && ctx_.frame - seen->second <= staleAfter(key);
+}
+
+void RuntimeManager::Impl::observeCpuLoad(const std::vector<double>& others) {
+  constexpr double kFall = 0.3;  // a busy competitor is ~1, none ~0; tick rounding moves a 100 ms sample by 0.1
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (cpu_load_peak_.size() != others.size()) {  // the first report (or the CPUs changed): the reference
+    cpu_load_peak_ = others;
+    return;
+  }
+  std::uint64_t fell = 0;  // CPUs 0..63 as a mask; a fall on a higher one counts for every placement
+  bool fell_high = false;
+  for (std::size_t c = 0; c < others.size(); ++c) {
+    if (others[c] < cpu_load_peak_[c] - kFall) {
+      if (c < 64) fell |= std::uint64_t{1} << c;
+      else fell_high = true;
+      cpu_load_peak_[c] = others[c];
+    } else {
+      cpu_load_peak_[c] = std::max(cpu_load_peak_[c], others[c]);
+    }
+  }
+  if (!fell && !fell_high) return;
+  const GroupKey current = ctx_.current >= 0 ? groupKey(profile_.entries[static_cast<std::size_t>(ctx_.current)].hw)
+                                             : GroupKey{-1, -1};
+  for (auto it = group_seen_.begin(); it != group_seen_.end();) {
+    const auto mask = static_cast<std::uint64_t>(it->first.second);  // 0: no affinity knob, any CPU
+    if (it->first != current && (mask == 0 || fell_high || (mask & fell) != 0)) {
+      group_stale_.erase(it->first);
+      it = group_seen_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  probe_wait_ = static_cast<std::uint64_t>(stale_frames_);
+  failed_probes_ = 0;
+  next_probe_frame_ = std::min(next_probe_frame_, ctx_.frame);
+}
+
+std::uint64_t RuntimeManager::Impl::staleAfter(const GroupKey& key) const {
+  auto s = group_stale_.find(key);
+  return s != group_stale_.end() ? s->second : static_cast<std::uint64_t>(stale_frames_);
 }
 
 RuntimeManager::Impl::GroupKey RuntimeManager::Impl::groupKey(const HardwareState& hw) const {

@@ -18,6 +18,12 @@
 namespace dyndnn::runtime {
 using nlohmann::json;
 
+double ProfileEntry::accuracyRank() const {
+  // log2: a step of 1 per doubling of the work, the same scale as ManagerOptions::accuracy_margin's points for
+  // the ladders of sub-networks that packages hold (1.5-2x apart).
+  return accuracy > 0 ? accuracy : std::log2(std::max(macs, 1.0)) - 1000.0;
+}
+
 std::string Profile::toJson() const {
   json j;
   j["format"] = "dyndnn-profile";

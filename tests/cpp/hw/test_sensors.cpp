@@ -102,6 +102,51 @@ TEST_CASE("CPU load of other processes: /proc/stat busy time minus our own") {
   CHECK(real <= 1.0);
 }
 
+namespace {
+// A /proc/self/task/TID/stat line: utime, stime (fields 14, 15) and the CPU it last ran on (field 39).
+std::string taskStat(int tid, long utime, long stime, int cpu) {
+  std::string s = std::to_string(tid) + " (worker (1)) S";
+  for (int f = 4; f <= 13; ++f) s += " 0";
+  s += " " + std::to_string(utime) + " " + std::to_string(stime);
+  for (int f = 16; f <= 38; ++f) s += " 0";
+  return s + " " + std::to_string(cpu) + " 0 0\n";
+}
+}  // namespace
+
+TEST_CASE("CPU load of other processes per CPU: each CPU's busy time minus our threads on it") {
+  FakeTree t;
+  t.write("proc/stat", "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 100 0 0 900 0 0 0 0 0 0\ncpu1 100 0 0 900 0 0 0 0 0 0\n");
+  t.write("proc/self/stat", "4242 (app) R 1 1 1 0 -1 0 0 0 0 0 30 10 0 0 20 0 1 0 100 0 0\n");
+  t.write("proc/self/task/4242/stat", taskStat(4242, 10, 0, 0));
+  t.write("proc/self/task/4243/stat", taskStat(4243, 10, 0, 1));
+  CpuLoadSensor load(t.root());
+  CHECK(load.samplePerCpu() == std::vector<double>{0.0, 0.0});  // the first call has nothing to compare with
+  // 100 ticks on each CPU. cpu0: 90 busy, 80 of them our thread 4242 (pinned there): others 10%. cpu1: 100 busy,
+  // our 4243 ran 5 of them: a competitor took 95%. A thread born since (4244, on cpu1) counts with all of its time.
+  t.write("proc/stat", "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 190 0 0 910 0 0 0 0 0 0\ncpu1 195 0 5 900 0 0 0 0 0 0\n");
+  t.write("proc/self/task/4242/stat", taskStat(4242, 60, 30, 0));
+  t.write("proc/self/task/4243/stat", taskStat(4243, 12, 1, 1));
+  t.write("proc/self/task/4244/stat", taskStat(4244, 2, 0, 1));
+  auto others = load.samplePerCpu();
+  REQUIRE(others.size() == 2);
+  CHECK(others[0] == Approx(0.10));
+  CHECK(others[1] == Approx(0.95));
+  // The competitor leaves: cpu1 idle but for us.
+  t.write("proc/stat", "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 190 0 0 1010 0 0 0 0 0 0\ncpu1 215 0 5 980 0 0 0 0 0 0\n");
+  t.write("proc/self/task/4244/stat", taskStat(4244, 22, 0, 1));
+  others = load.samplePerCpu();
+  CHECK(others[0] == Approx(0.0));
+  CHECK(others[1] == Approx(0.0));
+  t.write("proc/stat", "cpu  1 2 3\n");
+  CHECK_THROWS_WITH(load.samplePerCpu(), Catch::Contains("no per-CPU"));
+  CpuLoadSensor here;  // the real /proc
+  here.samplePerCpu();
+  for (double x : here.samplePerCpu()) {
+    CHECK(x >= 0.0);
+    CHECK(x <= 1.0);
+  }
+}
+
 TEST_CASE("temperatures from thermal zones - in degrees Celsius") {
   FakeTree t;
   test::buildXavierNx(t);

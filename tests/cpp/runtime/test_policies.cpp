@@ -37,6 +37,25 @@ TEST_CASE("policy: most accuracy within the budget, then least energy") {
   CHECK(chosen(loose, dl).hw.at("freq") == 1);
 }
 
+TEST_CASE("policy: a package without accuracies ranks its operating points by MACs") {
+  Profile p = syntheticProfile();
+  for (auto& e : p.entries) e.accuracy = 0;  // a random-weight benchmark package: no accuracy to rank by
+  RuntimeManager m(p, budget(12));
+  const auto d = m.before();
+  CHECK(chosen(m, d).op == "medium");  // the largest that fits (large is 20 ms), not the cheapest
+  CHECK(d.reasonText().find("acc=unknown MMACs=100") != std::string::npos);
+  RuntimeManager loose(p, budget(40));
+  CHECK(chosen(loose, loose.before()).op == "large");
+  // A known accuracy ranks above every unknown one, whatever the MACs.
+  ProfileEntry known, unknown;
+  known.accuracy = 0.5;
+  unknown.macs = 1e15;
+  CHECK(known.accuracyRank() > unknown.accuracyRank());
+  const double before = unknown.accuracyRank();
+  unknown.macs = 2e15;
+  CHECK(unknown.accuracyRank() == Approx(before + 1));  // one step per doubling of the work
+}
+
 TEST_CASE("policy: least-energy objective with an accuracy floor") {
   Target t = budget(40);
   t.objective = Objective::LeastEnergy;
@@ -269,25 +288,37 @@ TEST_CASE("manager: per-thread-count slowdown finds the thread count that conten
   };
   RuntimeManager global(threadsProfile(), budget(22));
   RuntimeManager per(threadsProfile(), budget(22));
+  RuntimeManager blind(threadsProfile(), budget(22));  // per thread count, but told nothing of the CPUs' load
   per.setSlowdownPerThreads(true, 20);
-  for (auto* m : {&global, &per}) {
+  blind.setSlowdownPerThreads(true, 20);
+  for (auto* m : {&global, &per, &blind}) {
     const auto d = runPhase(*m, 10, false);
     REQUIRE(m->profile().entries[d.entry].op == "large");
   }
-  std::map<std::string, int> use_global, use_per;
+  per.observeCpuLoad({0.0, 0.0});
+  per.observeCpuLoad({0.0, 1.0});  // the competitor arrives on cpu1: a rise changes nothing by itself
+  std::map<std::string, int> use_global, use_per, use_blind;
   runPhase(global, 100, true, &use_global);
   runPhase(per, 100, true, &use_per);
+  runPhase(blind, 100, true, &use_blind);
   // One factor for everything: 2.5x on every state leaves only small (5 x 2.5 = 12.5 ms).
   CHECK(use_global["small/2"] + use_global["small/1"] >= 95);
-  // Per thread count: medium on one thread (16 ms) stays feasible; re-probing 2 threads costs a frame per 20.
-  CHECK(use_per["medium/1"] >= 85);
-  CHECK(use_per["large/2"] <= 10);
-  // Contention ends: within the stale period plus a few frames it is back on large with 2 threads.
-  std::map<std::string, int> after;
+  // Per thread count: medium on one thread (16 ms) stays feasible; 2 threads are tried again after 20 frames,
+  // then after 40, 80 (each re-try missed).
+  for (auto* use : {&use_per, &use_blind}) {
+    CHECK((*use)["medium/1"] >= 90);
+    CHECK((*use)["large/2"] <= 5);
+  }
+  // Contention ends. Told that cpu1's load fell, the manager is back on large with 2 threads at once; without
+  // that, when the doubled wait ends (here within 160 frames).
+  per.observeCpuLoad({0.0, 0.05});
+  std::map<std::string, int> after, after_blind;
   runPhase(per, 40, false, &after);
-  const auto d = runPhase(per, 1, false);
-  CHECK(per.profile().entries[d.entry].op == "large");
-  CHECK(after["large/2"] >= 15);
+  CHECK(after["large/2"] >= 35);
+  runPhase(blind, 40, false, &after_blind);
+  CHECK(after_blind["large/2"] <= 5);
+  const auto d = runPhase(blind, 160, false);
+  CHECK(blind.profile().entries[d.entry].op == "large");
 }
 
 TEST_CASE("manager: the slow first frame after a switch is learned as the switch's cost, not as a slowdown") {
