@@ -321,6 +321,22 @@ TEST_CASE("manager: per-thread-count slowdown finds the thread count that conten
   CHECK(blind.profile().entries[d.entry].op == "large");
 }
 
+TEST_CASE("manager: in best effort a much slower current entry is left at once, whatever the switch-rate limit") {
+  RuntimeManager m(threadsProfile(), budget(40));
+  m.setSlowdownPerThreads(true, 20);
+  for (int i = 0; i < 10; ++i) m.after(m.profile().entries[static_cast<std::size_t>(m.before().entry)].latency_ms);
+  m.setTarget(budget(1));  // below every entry: best effort, the fastest (small on 2 threads, 5 ms)
+  int on_two = 0;
+  for (int i = 0; i < 6; ++i) {
+    const auto& e = m.profile().entries[static_cast<std::size_t>(m.before().entry)];
+    on_two += e.hw.at("threads") == 2;
+    m.after(e.latency_ms * (e.hw.at("threads") == 2 ? 20.0 : 1.0));  // 2 threads now run 20x their profile
+  }
+  // The switch to small/2 and one frame that measured it; then small/1 (8 ms). Held by the rate limit (5 frames
+  // after a switch) it stayed on 2 threads for all six frames.
+  CHECK(on_two <= 2);
+}
+
 TEST_CASE("manager: the slow first frame after a switch is learned as the switch's cost, not as a slowdown") {
   // budget 12: medium at freq 2 (10 ms); a tighter budget then makes it small at freq 2 (5 ms).
   RuntimeManager m(syntheticProfile(), budget(12));
