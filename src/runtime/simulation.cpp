@@ -127,6 +127,21 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
   std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at_frame < b.at_frame; });
   double idle_energy_total = 0;
   int competitor = 0;
+  // What a model's CPU-load watcher reports on a device (RuntimeManager::observeCpuLoad): the background load on
+  // every CPU, the competitor busy on the last `competitor` CPUs of each CPU domain. Reported at the start and at
+  // each event that changes either (a watcher's 100 ms readings between events would repeat the same values).
+  auto reportCpuLoad = [&] {
+    std::vector<double> load;
+    for (const auto& d : pp.domains)
+      for (std::size_t c = 0; c < d.cpus.size(); ++c) {
+        const auto cpu = static_cast<std::size_t>(d.cpus[c]);
+        if (load.size() <= cpu) load.resize(cpu + 1, 0.0);
+        load[cpu] = c + static_cast<std::size_t>(competitor) >= d.cpus.size() ? 1.0 : platform.backgroundLoad();
+      }
+    if (!load.empty())
+      for (auto& w : workloads) w.manager->observeCpuLoad(load);
+  };
+  reportCpuLoad();
   std::mt19937 rng(options.seed);
   std::normal_distribution<double> gauss(0.0, 1.0);
 
@@ -141,6 +156,7 @@ std::vector<RunResult> simulate(hw::SimulatedPlatform& platform, std::vector<Wor
         const auto& ev = events[event_index++];
         if (ev.background_load) platform.setBackgroundLoad(*ev.background_load);
         if (ev.competitor_cores) competitor = std::max(0, *ev.competitor_cores);
+        if (ev.background_load || ev.competitor_cores) reportCpuLoad();
         if (ev.budget_ms)
           for (auto& ww : workloads) {
             Target t = ww.manager->target();
