@@ -33,6 +33,7 @@ LAYER_OF = [
     ("src/api/version.cpp", "types"),
     ("src/format/", "format"),
     ("src/engine/graph.", "graph"),
+    ("src/engine/graph_io.", "graph"),  # the graph as JSON: what a static package (nn/static_graph) stores
     ("src/engine/", "engine"),
     ("src/nn/", "nn"),
     ("src/hw/", "hw"),

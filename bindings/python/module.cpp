@@ -220,6 +220,24 @@ infer() may be called from several threads, also while set_subnet() switches.)")
                                return d;
                              })
       .def("set_plan_cache_budget", &DynamicModel::setPlanCacheBudget, py::arg("bytes"))
+      .def(
+          "export_subnet",
+          [](const DynamicModel& m, const py::object& what, const std::string& path) {
+            if (py::isinstance<py::str>(what)) {
+              const auto name = what.cast<std::string>();
+              py::gil_scoped_release release;
+              m.exportSubnet(name, path);
+            } else if (py::isinstance<py::dict>(what)) {
+              const auto config = configFromPython(what.cast<py::dict>());
+              py::gil_scoped_release release;
+              m.exportSubnet(config, path);
+            } else {
+              throw InvalidArgument("export_subnet takes an operating point name or a config dict, then the path");
+            }
+          },
+          py::arg("name_or_config"), py::arg("path"),
+          "Write one sub-network as a static package (family static_graph): its op graph and only the tensors it "
+          "reads, BN statistics baked in. It loads like any package and gives the same outputs.")
       .def_property_readonly("active_config", [](const DynamicModel& m) { return configToPython(m.activeConfig()); })
       .def_property_readonly("active_name", &DynamicModel::activeName)
       .def("cost",

@@ -133,6 +133,14 @@ class DynamicModel {
   };
   std::vector<NodeKernel> kernels(const std::string& operating_point = {}) const;
   PlanCacheStats planCacheStats() const;
+
+  /// Write one sub-network as a static package (family "static_graph"): its op graph and only the tensors it
+  /// reads, with its BN statistics baked in (an operating point's own, or the supernet's for an explicit config).
+  /// The package loads like any other, has one operating point (the name, accuracy and input spec carry over)
+  /// and gives the same outputs as the sub-network here. Written to a temporary file beside `path` and renamed.
+  /// Throws InvalidArgument for an unknown name or bad config, IoError when the file cannot be written.
+  void exportSubnet(const std::string& operating_point, const std::string& path) const;
+  void exportSubnet(const SubnetConfig& config, const std::string& path) const;
   /// Change the plan cache's budget (evicts at once when it shrinks).
   void setPlanCacheBudget(std::size_t bytes);
   /// Change this model's intra-op thread count (as ModelOptions::threads) for infer() calls that start later;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "api/boundary.hpp"
+#include "api/export_subnet.hpp"
 #include "api/model_controller.hpp"
 #include "api/model_core.hpp"
 #include "dyndnn/error.hpp"
@@ -90,6 +91,14 @@ std::string DynamicModel::describeGraph(const std::string& operating_point) cons
     return fmt::format("{} on {} ({}, {:.1f} MB)\n{}", operating_point, plan->backend(), r.config.summary(),
                        plan->bytes() / 1e6, plan->describe());
   });
+}
+
+void DynamicModel::exportSubnet(const std::string& operating_point, const std::string& path) const {
+  boundary("exportSubnet", [&] { dyndnn::exportSubnet(*impl_->core, impl_->core->byName(operating_point), path); });
+}
+
+void DynamicModel::exportSubnet(const SubnetConfig& config, const std::string& path) const {
+  boundary("exportSubnet", [&] { dyndnn::exportSubnet(*impl_->core, impl_->core->byConfig(config), path); });
 }
 
 std::vector<DynamicModel::NodeKernel> DynamicModel::kernels(const std::string& operating_point) const {

@@ -26,6 +26,8 @@ verbs:
   profile FILE [-o PROFILE.json]          latency/power of every operating point x hardware state (runtime manager)
   run FILE --target-ms T [--min-acc A] [--power-w P] [--frames N] [--trace OUT.json]
                                           the runtime manager on the model's test frames
+  export FILE (--op NAME | --config JSON) OUT
+                                          one sub-network as a static package (only its weights)
 
 dyndnn <verb> --help shows a verb's options; dyndnn --version prints the version.
 )";
@@ -38,7 +40,7 @@ struct Verb {
 constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
                            {"bench", dyndnn::cli::runBench}, {"eval", dyndnn::cli::runEval}, {"hw", dyndnn::cli::runHw},
                            {"profile", dyndnn::cli::runProfile},
-                           {"run", dyndnn::cli::runRun}};
+                           {"run", dyndnn::cli::runRun}, {"export", dyndnn::cli::runExport}};
 
 }  // namespace
 

@@ -13,5 +13,6 @@ int runEval(const std::vector<std::string>& args);
 int runHw(const std::vector<std::string>& args);
 int runProfile(const std::vector<std::string>& args);
 int runRun(const std::vector<std::string>& args);
+int runExport(const std::vector<std::string>& args);
 
 }  // namespace dyndnn::cli

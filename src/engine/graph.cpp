@@ -379,6 +379,10 @@ std::int64_t Graph::macs(int id) const {
   }
 }
 
+bool Graph::optimised() const {
+  return std::any_of(nodes_.begin(), nodes_.end(), [](const Node& n) { return !n.post.empty() || n.scale.defined(); });
+}
+
 std::int64_t Graph::totalMacs() const {
   std::int64_t total = 0;
   for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) total += macs(i);

@@ -103,6 +103,9 @@ class Graph {
   const Shape& inputShape() const { return nodes_.front().shape; }
   const Shape& outputShape() const { return node(output_).shape; }
 
+  /// True once a pass has fused post-ops into a node or folded a batch norm into a scale: no longer the graph a
+  /// family lowered (what graph_io stores and BN recalibration runs).
+  bool optimised() const;
   /// Multiply-accumulates of one node at batch 1 (0 for the ops that do none).
   std::int64_t macs(int id) const;
   std::int64_t totalMacs() const;

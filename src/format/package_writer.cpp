@@ -3,6 +3,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <ATen/ATen.h>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -42,6 +44,23 @@ void writePackageFile(const std::string& path, nlohmann::json header, const std:
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
   if (!out) throw IoError(fmt::format("{}: write failed", path));
+}
+
+void writePackage(const std::string& path, const nlohmann::json& metadata,
+                  const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  nlohmann::json header = nlohmann::json::object();
+  std::vector<std::uint8_t> data;
+  for (const auto& [name, tensor] : tensors) {
+    const auto t = tensor.to(at::kCPU, at::kFloat).contiguous();
+    data.resize((data.size() + 63) / 64 * 64);  // SIMD-aligned views once mapped (the header is padded to 64 too)
+    const auto begin = data.size();
+    const auto bytes = static_cast<std::size_t>(t.numel()) * sizeof(float);
+    data.resize(begin + bytes);
+    if (bytes) std::memcpy(data.data() + begin, t.data_ptr<float>(), bytes);
+    header[name] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {begin, begin + bytes}}};
+  }
+  header["__metadata__"] = {{kMetadataKey, metadata.dump()}};
+  writePackageFile(path, std::move(header), data);
 }
 
 void readPackageFile(const std::string& path, nlohmann::json& header, std::vector<std::uint8_t>& data) {

@@ -2,10 +2,12 @@
 // Writing packages from C++: the safetensors layout with the dyndnn checksum. Used by tests that build
 // deliberately broken packages, and by tools that rewrite a package's metadata.
 
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dyndnn::format {
@@ -14,6 +16,11 @@ namespace dyndnn::format {
 /// `data`. The checksum in __metadata__["dyndnn_crc32"] is recomputed unless `keep_checksum` is set.
 void writePackageFile(const std::string& path, nlohmann::json header, const std::vector<std::uint8_t>& data,
                       bool keep_checksum = false);
+
+/// A package of F32 CPU tensors (written in the order given, each 64-byte aligned) and the dyndnn metadata
+/// `metadata` (format version, family, arch, input, operating points), checksummed. Throws IoError.
+void writePackage(const std::string& path, const nlohmann::json& metadata,
+                  const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 
 /// Header JSON and data section of an existing file, for rewriting. Throws FormatError/IoError.
 void readPackageFile(const std::string& path, nlohmann::json& header, std::vector<std::uint8_t>& data);

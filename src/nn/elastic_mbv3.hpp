@@ -31,6 +31,12 @@ class ElasticMbv3 final : public Supernet {
   SubnetConfig normalise(const SubnetConfig& c) const override;
   Metrics cost(const SubnetConfig& c) const override { return arch_.cost(c); }
   SubnetConfig largest() const override;
+  std::vector<Knob> searchSpace() const override {
+    const int blocks = arch_.numElasticBlocks();
+    return {{"d", static_cast<int>(arch_.stages.size()), arch_.depth_list},
+            {"e", blocks, arch_.expand_ratio_list},
+            {"ks", blocks, arch_.ks_list}};
+  }
   engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
   /// BN statistics stored for operating point `index` (empty when it has none).
   const BnStats& operatingPointStats(std::size_t index) const { return op_stats_.at(index); }

@@ -42,6 +42,10 @@ class ElasticVit final : public Supernet {
   SubnetConfig normalise(const SubnetConfig& config) const override;
   Metrics cost(const SubnetConfig& config) const override { return arch_.cost(config); }
   SubnetConfig largest() const override;
+  std::vector<Knob> searchSpace() const override {
+    return {{"d", 1, arch_.depths}, {"h", arch_.maxDepth(), arch_.heads}, {"m", arch_.maxDepth(), arch_.mlp_widths},
+            {"w", 1, arch_.widths}};
+  }
   engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
 
  private:

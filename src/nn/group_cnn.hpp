@@ -58,6 +58,11 @@ class GroupCnn final : public Supernet {
   SubnetConfig normalise(const SubnetConfig& config) const override;
   Metrics cost(const SubnetConfig& config) const override { return arch_.cost(config.at("g").front()); }
   SubnetConfig largest() const override;
+  std::vector<Knob> searchSpace() const override {
+    std::vector<int> levels;
+    for (int g = 1; g <= arch_.groups; ++g) levels.push_back(g);
+    return {{"g", 1, levels}};
+  }
   engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
 
  private:

@@ -21,6 +21,15 @@ std::string fixture(const std::string& name) {
   return std::string(dir) + "/" + name;
 }
 
+std::string sourceFile(const std::string& relative) {
+  const char* dir = std::getenv("DYNDNN_SOURCE_DIR");
+#ifdef DYNDNN_SOURCE_DIR_DEFAULT
+  if (dir == nullptr) dir = DYNDNN_SOURCE_DIR_DEFAULT;
+#endif
+  if (dir == nullptr) FAIL("DYNDNN_SOURCE_DIR is not set: run the tests through ctest");
+  return std::string(dir) + "/" + relative;
+}
+
 std::string tempDir() {
   namespace fs = std::filesystem;
   static int counter = 0;

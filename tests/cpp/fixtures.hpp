@@ -9,6 +9,8 @@ namespace dyndnn::test {
 
 /// Path of a fixture file in $DYNDNN_FIXTURE_DIR (fails the test when the variable is unset).
 std::string fixture(const std::string& name);
+/// Path of a file of the source tree (e.g. "models/fmnist_ofa_mbv3.dyn"), compiled in; $DYNDNN_SOURCE_DIR overrides.
+std::string sourceFile(const std::string& relative);
 /// A fresh temporary directory for one test, removed at exit.
 std::string tempDir();
 /// Tensor `name` from a safetensors file (copied).

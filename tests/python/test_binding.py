@@ -172,3 +172,22 @@ def test_backend_option(fixture_dir):
         assert rel(y, outs["reference"]) < 1e-4, b
     with pytest.raises(dyndnn.InvalidArgument, match="unknown backend 'fast'"):
         dyndnn.DynamicModel(path, backend="fast")
+
+
+def test_export_subnet(fixture_dir, tmp_path):
+    """export_subnet by name and by config dict: the static package gives the sub-network's outputs."""
+    model = dyndnn.DynamicModel(os.path.join(fixture_dir, "fmnist.dyn"))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 1, 28, 28)).astype(np.float32)
+    config = model.operating_points[4]["config"]
+    for what in ("random6", config):
+        out = str(tmp_path / "static.dyn")
+        model.export_subnet(what, out)
+        exported = dyndnn.DynamicModel(out)
+        model.set_subnet(what)
+        assert exported.operating_points[0]["name"] == (what if isinstance(what, str) else "exported")
+        assert rel(exported.infer(x), model.infer(x)) <= 1e-6
+    with pytest.raises(dyndnn.InvalidArgument, match="no operating point named"):
+        model.export_subnet("nope", str(tmp_path / "x.dyn"))
+    with pytest.raises(dyndnn.InvalidArgument, match="no knobs"):
+        exported.set_subnet({"ks": 3})

@@ -168,3 +168,32 @@ def test_backends_and_kernel_report(cli, fixture_dir):
     assert bench["backend"] == "xnnpack" and any(k.startswith("xnnpack:") for k in bench["kernels"])
     assert "kernels: " in run(cli, "bench", path, "--runs", "2", "--warmup", "0").stdout
     check_fails_cleanly(run(cli, "info", path, "--kernels", "--backend", "nope"), "--backend")
+
+
+def test_export(cli, tmp_path):
+    """`dyndnn export`: one operating point of the shipped model as a static package that `dyndnn eval` scores
+    exactly as the operating point itself, in a fraction of the file."""
+    shipped = os.path.join(os.environ.get("DYNDNN_SOURCE_DIR", "."), "models", "fmnist_ofa_mbv3.dyn")
+    info = json.loads(run(cli, "info", shipped, "--json").stdout)
+    op = info["operating_points"][2]["name"]
+    out = tmp_path / "level.dyn"
+    r = run(cli, "export", shipped, "--op", op, str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["operating_point"] == op and report["max_relative_difference"] <= 1e-5
+    assert report["file_bytes"] < report["source_bytes"] / 2
+    exported = json.loads(run(cli, "info", str(out), "--json").stdout)
+    assert exported["family"] == "static_graph" and [p["name"] for p in exported["operating_points"]] == [op]
+    assert exported["operating_points"][0]["accuracy"] == info["operating_points"][2]["accuracy"]
+
+    def top1(path, *extra):
+        r = subprocess.run([cli, "eval", path, "--data", "/usr/share/datasets/fashion-mnist", "--limit", "2000",
+                            "--json", *extra], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["operating_points"][0]["top1"]
+
+    assert top1(str(out)) == top1(shipped, "--op", op)
+    check_fails_cleanly(run(cli, "export", shipped, str(out)), "say which sub-network to export")
+    check_fails_cleanly(run(cli, "export", shipped, "--op", "nope", str(out)), "no operating point named 'nope'")
+    check_fails_cleanly(run(cli, "export", shipped, "--op", op, str(tmp_path / "missing" / "x.dyn")), "cannot open")
+    check_fails_cleanly(run(cli, "infer", str(out), "--config", '{"ks": 3}'), "no knobs")

@@ -226,7 +226,7 @@ TEST_CASE("group_cnn packages: damage the family checks", "[format][group_cnn]")
   expectFormatError(edited(tri, [](json&, json& m, auto&) { m["input"]["resolutions"] = {28, 32}; }),
                     "a group_cnn runs at its one resolution");
   expectFormatError(edited(tri, [](json&, json& m, auto&) { m["family"] = "group_rnn"; }),
-                    "unknown family 'group_rnn' (this build knows: ofa_mbv3, group_cnn, elastic_vit)");
+                    "unknown family 'group_rnn' (this build knows: ofa_mbv3, group_cnn, elastic_vit, static_graph)");
 }
 
 TEST_CASE("elastic_vit packages: damage the family checks", "[format][elastic_vit]") {
