@@ -25,7 +25,7 @@ LAYER_OF = [
     ("include/dyndnn/types.hpp", "types"),
     ("include/dyndnn/subnet_config.hpp", "types"),
     ("include/dyndnn/version.hpp", "types"),
-    ("include/dyndnn/tools/idx_dataset.hpp", "format"),
+    ("include/dyndnn/tools/", "format"),  # datasets and image files
     ("include/dyndnn/estimators.hpp", "runtime"),
     ("include/dyndnn/runtime.hpp", "runtime"),
     ("include/dyndnn/daemon.hpp", "daemon"),

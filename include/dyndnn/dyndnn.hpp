@@ -19,4 +19,5 @@
 // Runtime manager: targets, profiles, slowdown estimation, policies, arbiter (DynamicModel::setRuntime ties them
 // to a model).
 #include "dyndnn/profiling.hpp"
+#include "dyndnn/search.hpp"
 #include "dyndnn/runtime.hpp"

@@ -2,10 +2,6 @@
 #include <ATen/core/grad_mode.h>
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-
 #include "api/export_subnet.hpp"
 #include "dyndnn/error.hpp"
 #include "engine/graph_io.hpp"
@@ -28,20 +24,8 @@ void exportSubnet(const ModelCore& core, const ModelCore::Request& r, const std:
                                  {"macs", core.supernet().cost(r.config).macs},
                                  {"params", core.supernet().cost(r.config).params},
                                  {"bn_stats", r.operating_point >= 0 && core.operatingPoints()[static_cast<std::size_t>(r.operating_point)].has_bn_stats ? "operating point" : "supernet"}};
-  // Written next to the destination and renamed over it: an interrupted export never leaves a torn package, and
-  // exporting onto the package being read (same path) cannot truncate it while it is mapped.
-  const auto tmp = path + ".partial";
-  try {
-    format::writePackage(tmp, nn::staticPackageMetadata(graph, core.info().input, source, op), tensors);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw IoError(fmt::format("{}: cannot move the exported package into place: {}", path, why));
-  }
+  // Written next to the destination and renamed over it: exporting onto the package being read cannot truncate it.
+  format::writePackageAtomically(path, nn::staticPackageMetadata(graph, core.info().input, source, op), tensors);
 }
 
 }  // namespace dyndnn

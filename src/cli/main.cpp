@@ -28,6 +28,8 @@ verbs:
                                           the runtime manager on the model's test frames
   export FILE (--op NAME | --config JSON) OUT
                                           one sub-network as a static package (only its weights)
+  search FILE --data DIR --out OUT.dyn [--budget-minutes M] [--points N] [--plot PNG]
+                                          operating points for this device and data (resumable)
 
 dyndnn <verb> --help shows a verb's options; dyndnn --version prints the version.
 )";
@@ -40,7 +42,8 @@ struct Verb {
 constexpr Verb kVerbs[] = {{"info", dyndnn::cli::runInfo}, {"infer", dyndnn::cli::runInfer},
                            {"bench", dyndnn::cli::runBench}, {"eval", dyndnn::cli::runEval}, {"hw", dyndnn::cli::runHw},
                            {"profile", dyndnn::cli::runProfile},
-                           {"run", dyndnn::cli::runRun}, {"export", dyndnn::cli::runExport}};
+                           {"run", dyndnn::cli::runRun}, {"export", dyndnn::cli::runExport},
+                           {"search", dyndnn::cli::runSearch}};
 
 }  // namespace
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
-#include "cli/image_io.hpp"
+#include "dyndnn/tools/image_file.hpp"
 #include "cli/verbs.hpp"
 #include "dyndnn/dyndnn.hpp"
 

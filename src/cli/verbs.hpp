@@ -14,5 +14,6 @@ int runHw(const std::vector<std::string>& args);
 int runProfile(const std::vector<std::string>& args);
 int runRun(const std::vector<std::string>& args);
 int runExport(const std::vector<std::string>& args);
+int runSearch(const std::vector<std::string>& args);
 
 }  // namespace dyndnn::cli

@@ -1,5 +1,7 @@
 #include "format/package_writer.hpp"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -44,6 +46,26 @@ void writePackageFile(const std::string& path, nlohmann::json header, const std:
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
   if (!out) throw IoError(fmt::format("{}: write failed", path));
+}
+
+void moveIntoPlace(const std::string& from, const std::string& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(from.c_str());
+    throw IoError(fmt::format("{}: cannot move {} into place: {}", to, from, why));
+  }
+}
+
+void writePackageAtomically(const std::string& path, const nlohmann::json& metadata,
+                            const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  const auto tmp = path + ".partial";
+  try {
+    writePackage(tmp, metadata, tensors);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  moveIntoPlace(tmp, path);
 }
 
 void writePackage(const std::string& path, const nlohmann::json& metadata,

@@ -22,6 +22,14 @@ void writePackageFile(const std::string& path, nlohmann::json header, const std:
 void writePackage(const std::string& path, const nlohmann::json& metadata,
                   const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 
+/// writePackage to `path` + ".partial", then renamed over `path`: an interrupted write never leaves a torn
+/// package, and writing onto a package that is mapped (the one being read) cannot truncate it. Throws IoError.
+void writePackageAtomically(const std::string& path, const nlohmann::json& metadata,
+                            const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+/// Renames `from` over `to` (the last step of an atomic write), removing `from` when that fails. Throws IoError.
+void moveIntoPlace(const std::string& from, const std::string& to);
+
 /// Header JSON and data section of an existing file, for rewriting. Throws FormatError/IoError.
 void readPackageFile(const std::string& path, nlohmann::json& header, std::vector<std::uint8_t>& data);
 

@@ -1,4 +1,4 @@
-#include "cli/image_io.hpp"
+#include "dyndnn/tools/image_file.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -30,7 +30,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-namespace dyndnn::cli {
+namespace dyndnn {
 
 Image readImage(const std::string& path, int channels) {
   if (channels < 1 || channels > 4)
@@ -55,4 +55,4 @@ Image readImage(const std::string& path, int channels) {
   return img;
 }
 
-}  // namespace dyndnn::cli
+}  // namespace dyndnn
