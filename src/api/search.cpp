@@ -77,8 +77,8 @@ class Search {
     tick("loading data", 0, 0, data_->describe());
     measureTables();
     screen();
-    validateTables();  // timed with the near-front candidates: the correction fitted on them applies to these
     evaluateNearFront();
+    timeValidation(kValidationSamples);
     return finish();
   }
 
@@ -151,19 +151,21 @@ class Search {
          fmt::format("latency table: {} distinct layers from {} uniform sub-networks", tables_.front().size(), configs.size()));
   }
 
-  void validateTables() {
+  // Held-out random sub-networks, predicted by the table and timed whole. Timed one after each near-front
+  // candidate, so that both see the same machine (a VM's speed drifts over minutes) and the correction fitted on
+  // the candidates is judged fairly on these.
+  void timeValidation(std::size_t upto) {
     std::mt19937 rng(o_.seed ^ 0x5eedu);
-    for (int i = 0; i < kValidationSamples; ++i) {
-      const auto c = nn::randomConfig(*net_, resolutions_, rng);  // drawn even when done: same sample on resume
-      if (state_.validation_done || i < static_cast<int>(state_.validation.size())) continue;
+    for (std::size_t i = 0; i < std::min<std::size_t>(upto, kValidationSamples); ++i) {
+      const auto c = nn::randomConfig(*net_, resolutions_, rng);  // drawn even when timed: same sample on resume
+      if (i < state_.validation.size()) continue;
       const auto g = net_->lower(c);
       const auto t0 = Clock::now();
       state_.validation.push_back({c.toJson(), net_->cost(c).macs, tables_.front().predict(g), tables_.front().measureWhole(g)});
       timing_s_.add(std::chrono::duration<double>(Clock::now() - t0).count());
       save();
-      tick("validation", i + 1, kValidationSamples, "");
+      tick("validation", static_cast<long>(i + 1), kValidationSamples, "");
     }
-    state_.validation_done = true;
   }
 
   Candidate evaluate(const SubnetConfig& config, const std::string& origin, bool full) {
@@ -285,6 +287,7 @@ class Search {
       c.measured_ms = tables_.front().measureWhole(net_->lower(c.config));  // statistics do not change the time
       timing_s_.add(std::chrono::duration<double>(Clock::now() - t0).count());
       save();
+      timeValidation(k + 1);
       tick("full evaluation", static_cast<long>(k + 1), static_cast<long>(todo.size()),
            fmt::format("{:>7.2f} MMACs screened {:>6.2f}% full {:>6.2f}% {:>7.3f} ms measured", c.macs / 1e6,
                        c.screen_accuracy, *c.accuracy, *c.measured_ms));

@@ -46,7 +46,7 @@ json stateToJson(const SearchState& s) {
                  {"measured_ms", r.measured_ms}});
   for (const auto& x : s.candidates) c.push_back(candidateToJson(x));
   return {{"identity", s.identity}, {"seconds", s.seconds}, {"tables", s.tables},
-          {"table_configs_done", s.table_configs_done}, {"validation", v}, {"validation_done", s.validation_done},
+          {"table_configs_done", s.table_configs_done}, {"validation", v},
           {"candidates", c}};
 }
 
@@ -59,7 +59,6 @@ SearchState stateFromJson(const json& j) {
   for (const auto& r : j.at("validation"))
     s.validation.push_back({SubnetConfig::fromJson(r.at("config").dump()).toJson(), r.at("macs").get<std::int64_t>(),
                             r.at("predicted_ms").get<double>(), r.at("measured_ms").get<double>()});
-  s.validation_done = j.at("validation_done").get<bool>();
   for (const auto& c : j.at("candidates")) s.candidates.push_back(candidateFromJson(c));
   return s;
 }

@@ -24,7 +24,6 @@ struct SearchState {
   std::vector<std::map<std::string, double>> tables;  // per thread count: segment key -> ms
   int table_configs_done = 0;  // uniform configs measured
   std::vector<ValidationRow> validation;
-  bool validation_done = false;
   std::vector<Candidate> candidates;
 };
 
