@@ -181,7 +181,9 @@ class Search {
     // Screening recalibrates on the first screen_calibration_images (BN statistics from 500 images rank
     // sub-networks as those from 2,000 do, at a quarter of the cost); the full evaluation on all of them.
     const auto images = full ? 0 : static_cast<std::size_t>(o_.screen_calibration_images);
-    const auto calibrated = engine::withBatchNormStats(g, data_->calibrate(g, config.r, images));
+    const auto calibrated = net_->hasPointStatistics()
+                                ? engine::withBatchNormStats(g, data_->calibrate(g, config.r, images))
+                                : g;
     const auto plan = engine::compile(calibrated, at::kCPU, backend_);
     const auto t1 = Clock::now();
     if (full) {
@@ -306,7 +308,8 @@ class Search {
     for (std::size_t i = 0; i < chosen.size(); ++i) {
       const auto& c = chosen[i];
       const auto g = net_->lower(c.config);
-      points.push_back({fmt::format("level{}", i), c, data_->calibrate(g, c.config.r)});
+      points.push_back({fmt::format("level{}", i), c,
+                        net_->hasPointStatistics() ? data_->calibrate(g, c.config.r) : engine::BatchNormStats{}});
     }
     search::TableReport table = search::tableReport(state_.validation, full);
     json selection = {{"tool", "dyndnn search"}, {"data", data_->describe()}, {"candidates", state_.candidates.size()},

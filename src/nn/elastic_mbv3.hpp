@@ -38,6 +38,7 @@ class ElasticMbv3 final : public Supernet {
             {"ks", blocks, arch_.ks_list}};
   }
   engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const override;
+  bool hasPointStatistics() const override { return true; }
   /// BN statistics stored for operating point `index` (empty when it has none).
   const BnStats& operatingPointStats(std::size_t index) const { return op_stats_.at(index); }
   /// The active depthwise kernel (OFA: centre crop, then the transform matrices 7->5->3), a view.

@@ -38,6 +38,10 @@ class Supernet {
   /// A normalised config as an op graph, with the batch-norm statistics stored for operating point
   /// `operating_point` (the supernet's own when it is negative or the point has none). Thread-safe.
   virtual engine::Graph lower(const SubnetConfig& config, int operating_point = -1) const = 0;
+  /// Whether an operating point may carry its own batch-norm statistics (op.<i>.<layer>.running_{mean,var}),
+  /// as OFA recalibrates each sub-network. Families whose levels share the supernet's statistics by design (the
+  /// incrementally trained group CNN) or have no batch norm say no: a search then evaluates them as stored.
+  virtual bool hasPointStatistics() const { return false; }
 };
 
 /// Every config whose knobs each take one value in all their entries, at each of `resolutions`: the product of

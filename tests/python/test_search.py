@@ -66,6 +66,18 @@ def test_search_ofa_image_folder_end_to_end(cli, fixture_dir, tmp_path):
     assert len(candidates["candidates"]) == 5 and len(candidates["validation"]) == 10
 
 
+def test_search_group_cnn_keeps_shared_statistics(cli, fixture_dir, tmp_path):
+    """A family whose levels share the supernet's BN statistics (the incremental group CNN) is searched as stored:
+    the package it writes holds no per-point statistics and loads."""
+    out = tmp_path / "g.dyn"
+    r = run(cli, "search", os.path.join(fixture_dir, "group_cnn_tri.dyn"), "--data", FMNIST, "--out", str(out),
+            "--screen-images", "100", "--evaluation-images", "200", "--points", "2", "--max-candidates", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    info = run(cli, "info", str(out), "--json")
+    assert info.returncode == 0, info.stderr
+    assert len(json.loads(info.stdout)["operating_points"]) == len(json.loads(r.stdout)["operating_points"]) >= 1
+
+
 def test_search_bad_input(cli, fixture_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
