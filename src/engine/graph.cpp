@@ -64,8 +64,10 @@ Shape tensorShape(const at::Tensor& t) { return Shape(t.sizes().begin(), t.sizes
 
 // The output size of a sliding window, or an error naming the node.
 std::int64_t windowOut(const Node& n, std::int64_t in) {
-  const auto out = (in + 2 * n.pad - n.kernel) / n.stride + 1;
-  if (n.kernel < 1 || n.stride < 1 || n.pad < 0 || out < 1)
+  // Checked before dividing: a graph read from a file (static packages) can say stride 0.
+  const bool fits = n.kernel >= 1 && n.stride >= 1 && n.pad >= 0;
+  const auto out = fits ? (in + 2 * n.pad - n.kernel) / n.stride + 1 : 0;
+  if (!fits || out < 1)
     bad(n, fmt::format("kernel {} stride {} pad {} does not fit an input of {} (kernel and stride >= 1, pad >= 0)",
                        n.kernel, n.stride, n.pad, in));
   return out;
