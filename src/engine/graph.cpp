@@ -102,6 +102,8 @@ int Graph::append(Node n) {
 int Graph::input(Shape shape) {
   if (!nodes_.empty()) throw InvalidArgument("op graph: input() must be the first node, and the only input");
   if (shape.empty() || shape[0] != 1) throw InvalidArgument("op graph: the input shape starts with the batch (1)");
+  for (auto d : shape)  // every later shape is derived from this one; a graph read from a file can say 0
+    if (d < 1) throw InvalidArgument(fmt::format("op graph: input shape {}: every dimension must be at least 1", shapeText(shape)));
   Node n;
   n.op = Op::Input;
   n.shape = std::move(shape);
