@@ -12,22 +12,30 @@
 
 namespace dyndnn::test {
 
-std::string fixture(const std::string& name) {
-  const char* dir = std::getenv("DYNDNN_FIXTURE_DIR");
-#ifdef DYNDNN_FIXTURE_DIR_DEFAULT
-  if (dir == nullptr) dir = DYNDNN_FIXTURE_DIR_DEFAULT;
-#endif
-  if (dir == nullptr) FAIL("DYNDNN_FIXTURE_DIR is not set: run the tests through ctest");
+namespace {
+// `variable`'s folder (ctest sets it), else the one compiled in, joined with `name`.
+std::string under(const char* variable, const char* compiled_in, const std::string& name) {
+  const char* dir = std::getenv(variable);
+  if (dir == nullptr) dir = compiled_in;
+  if (dir == nullptr) FAIL(variable << " is not set: run the tests through ctest");
   return std::string(dir) + "/" + name;
+}
+}  // namespace
+
+std::string fixture(const std::string& name) {
+#ifdef DYNDNN_FIXTURE_DIR_DEFAULT
+  return under("DYNDNN_FIXTURE_DIR", DYNDNN_FIXTURE_DIR_DEFAULT, name);
+#else
+  return under("DYNDNN_FIXTURE_DIR", nullptr, name);
+#endif
 }
 
 std::string sourceFile(const std::string& relative) {
-  const char* dir = std::getenv("DYNDNN_SOURCE_DIR");
 #ifdef DYNDNN_SOURCE_DIR_DEFAULT
-  if (dir == nullptr) dir = DYNDNN_SOURCE_DIR_DEFAULT;
+  return under("DYNDNN_SOURCE_DIR", DYNDNN_SOURCE_DIR_DEFAULT, relative);
+#else
+  return under("DYNDNN_SOURCE_DIR", nullptr, relative);
 #endif
-  if (dir == nullptr) FAIL("DYNDNN_SOURCE_DIR is not set: run the tests through ctest");
-  return std::string(dir) + "/" + relative;
 }
 
 std::string tempDir() {
