@@ -14,7 +14,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -DDYNDNN_BUILD_PYTHON=OFF -DDYNDNN_BUILD_EXAMPLES=OFF -DDYNDNN_BUILD_BENCHMARKS=OFF -DDYNDNN_INSTALL=OFF \
     -DDYNDNN_PYTHON=/usr/bin/python3
 fi
-cmake --build "$BUILD" -j "$(nproc)" --target dyndnn_tests dyndnn_engine_tests dyndnn_hw_tests dyndnn_runtime_tests \
+cmake --build "$BUILD" -j "$(nproc)" --target dyndnn_tests dyndnn_plan_tests dyndnn_engine_tests dyndnn_hw_tests dyndnn_runtime_tests \
   dyndnn_cli
 echo "arm64_test: built in $((SECONDS - START)) s"
 # The fixture packages are made on this machine (Python with PyTorch); the test binaries run under the emulator.

@@ -19,12 +19,12 @@ TSAN_TESTS='^concurrency\.|^plan cache:|^requestSubnet switches|^infer from seve
 case "$KIND" in
   address)
     FLAGS="address,undefined"
-    TARGETS=(dyndnn_tests dyndnn_engine_tests dyndnn_managed_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_runtime_tests
+    TARGETS=(dyndnn_tests dyndnn_plan_tests dyndnn_engine_tests dyndnn_managed_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_runtime_tests
              dyndnn_fake_nvml dyndnn_daemon_tests dyndnn_remote_tests dyndnnd)
     FILTER="" ;;
   thread)
     FLAGS="thread"
-    TARGETS=(dyndnn_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_fake_nvml)
+    TARGETS=(dyndnn_plan_tests dyndnn_concurrency_tests dyndnn_hw_tests dyndnn_fake_nvml)
     FILTER="^fixtures\.|$TSAN_TESTS" ;;
   *) echo "usage: $0 address|thread" >&2; exit 2 ;;
 esac
