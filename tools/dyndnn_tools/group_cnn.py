@@ -302,10 +302,10 @@ class GroupCNN(nn.Module):
             x = self._post(index, self._linear_op(index, x, self._weight(index, g), g if grouped else 1), 0, g, False)
         return x
 
-    def _staged(self, x):
-        """Training forward of stage s: groups < s as a frozen level s-1 (no autograd graph at all), group s on
-        top of it; only group s's rows are differentiated, so a stage costs one level forward plus the backward
-        of one group."""
+    def staged(self, x):
+        """Training forward of stage s -> (level-s logits, group s's own classifier contribution): groups < s as a
+        frozen level s-1 (no autograd graph at all), group s on top of it; only group s's rows are differentiated,
+        so a stage costs one level forward plus the backward of one group."""
         s = self.stage
         frozen, frozen_in, current = None, None, x
         for index, layer in enumerate(self.arch["layers"]):
@@ -321,10 +321,8 @@ class GroupCNN(nn.Module):
                 flat = layer["type"] == "fc"
                 src = torch.cat([frozen_in.flatten(1) if flat else frozen_in, current.flatten(1) if flat else current], 1)
             current = self._post(index, self._linear_op(index, src, self.blocks[index][s - 1].weight, 1), s - 1, 1, True)
-        logits = self.heads[s - 1](current)
-        if s > 1:
-            logits = logits + self._classify(frozen, s - 1)
-        return logits
+        own = self.heads[s - 1](current)
+        return (own + self._classify(frozen, s - 1) if s > 1 else own), own
 
     def _classify(self, features, g):
         """Sum of the first g groups' classifier contributions on level-g features."""
@@ -339,7 +337,7 @@ class GroupCNN(nn.Module):
         if self.training:
             if g != self.stage:
                 raise ValueError(f"training runs stage {self.stage}; cannot train level {g}")
-            return self._staged(x)
+            return self.staged(x)[0]
         return self._classify(self._level(x, g), g)
 
     def export(self):
