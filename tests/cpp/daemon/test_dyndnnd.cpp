@@ -61,7 +61,12 @@ ClientProcess::Body claimant(std::string socket, std::string name, int priority,
         report(out, "disconnected");
         return 0;
       }
-      if (ping) client->ping();
+      try {
+        if (ping) client->ping();
+      } catch (const HardwareError&) {  // the daemon went away between the poll and the ping (seen under load)
+        report(out, "disconnected");
+        return 0;
+      }
     }
   };
 }
