@@ -26,6 +26,7 @@ RuntimeManager::Impl::Impl(Profile profile, Target target, std::unique_ptr<Polic
   ctx_.slowdown = &estimator_;
   ctx_.tail_ratio_for = [this](const HardwareState& hw) { return tailRatioFor(hw); };
   bias_.assign(profile_.entries.size(), 1.0);  // never resized: the context points at it
+  for (const auto& e : profile_.entries) entry_key_.push_back(placementOf(e.hw));
   ctx_.entry_bias = &bias_;
   stats_.policy = policy_->name();
   probes_ = stats_.policy == "dyndnn";  // a baseline keeps its own behaviour
@@ -172,11 +173,10 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
       ++frames_since_jump_;
     }
     const auto budget = target_.budgetMs();
-    // Written in place (the trace's oldest slot, or one scratch record): strings and maps keep their storage.
-    FrameRecord& rec = nextRecord();
+    // Written in place: the trace's oldest slot, or one scratch slot.
+    TraceSlot& rec = nextSlot();
     rec.frame = stats_.frames;
-    rec.op = e.op;
-    assignInPlace(rec.hw, e.hw);
+    rec.entry = last_.entry;
     rec.latency_ms = latency_ms;
     rec.energy_j = energy_j;
     rec.predicted_ms = last_.predicted_ms;
@@ -186,38 +186,73 @@ void RuntimeManager::Impl::after(double latency_ms, double energy_j, double util
     rec.switched = switched;
     rec.met_budget = !budget || latency_ms <= *budget;
     rec.unmet = last_.unmet;
-    rec.reason = last_.reasonText();
+    if (rec.reason != last_.reason) rec.reason = last_.reason;
     ++stats_.frames;
     if (!rec.met_budget) ++stats_.budget_misses;
     if (energy_j >= 0) stats_.energy_j += energy_j;
     stats_.suspended = suspended_;
-    stats_.current_op = e.op;
-    assignInPlace(stats_.current_hw, e.hw);
+    stats_entry_ = last_.entry;
     stats_.unmet = last_.unmet;
     stats_.slowdown = rec.slowdown;
     stats_.slowdown_std = std::sqrt(rec.slowdown_var);
     stats_.switch_penalty = ctx_.switch_penalty;
     stats_.jumps_detected = estimator_.jumps();
-    stats_.last_reason = last_.reasonText();
+    if (stats_reason_ != last_.reason) stats_reason_ = last_.reason;
     cb = callback_;
-    if (cb && &rec != &record_) record_ = rec;  // in place; trace() or keepTrace() may move the trace's slots
+    if (cb) {  // the callback's record, in place (strings and maps keep their storage)
+      const ProfileEntry& ce = profile_.entries[static_cast<std::size_t>(rec.entry)];
+      record_.frame = rec.frame;
+      record_.op = ce.op;
+      assignInPlace(record_.hw, ce.hw);
+      record_.latency_ms = rec.latency_ms;
+      record_.energy_j = rec.energy_j;
+      record_.predicted_ms = rec.predicted_ms;
+      record_.predicted_quantile_ms = rec.predicted_quantile_ms;
+      record_.slowdown = rec.slowdown;
+      record_.slowdown_var = rec.slowdown_var;
+      record_.bias = rec.bias;
+      record_.switched = rec.switched;
+      record_.met_budget = rec.met_budget;
+      record_.unmet = rec.unmet;
+      record_.reason = last_.reasonText();
+    }
   }
   // Outside the lock (the callback may read the manager), on the manager's own copy of the record.
   if (cb) (*cb)(record_);
 }
 
-FrameRecord& RuntimeManager::Impl::nextRecord() {
-  if (!keep_trace_ || max_records_ == 0) return record_;
+RuntimeManager::Impl::TraceSlot& RuntimeManager::Impl::nextSlot() {
+  if (!keep_trace_ || max_records_ == 0) return slot_;
   if (trace_.size() < max_records_) return trace_.emplace_back();
-  FrameRecord& oldest = trace_[trace_start_];
+  TraceSlot& oldest = trace_[trace_start_];
   trace_start_ = (trace_start_ + 1) % trace_.size();
   return oldest;
+}
+
+FrameRecord RuntimeManager::Impl::recordOf(const TraceSlot& slot) const {
+  const ProfileEntry& e = profile_.entries[static_cast<std::size_t>(slot.entry)];
+  FrameRecord r;
+  r.frame = slot.frame;
+  r.op = e.op;
+  r.hw = e.hw;
+  r.latency_ms = slot.latency_ms;
+  r.energy_j = slot.energy_j;
+  r.predicted_ms = slot.predicted_ms;
+  r.predicted_quantile_ms = slot.predicted_quantile_ms;
+  r.slowdown = slot.slowdown;
+  r.slowdown_var = slot.slowdown_var;
+  r.bias = slot.bias;
+  r.switched = slot.switched;
+  r.met_budget = slot.met_budget;
+  r.unmet = slot.unmet;
+  r.reason = slot.reason ? *slot.reason : std::string();
+  return r;
 }
 
 std::vector<FrameRecord> RuntimeManager::Impl::traceLocked() const {
   std::vector<FrameRecord> out;
   out.reserve(trace_.size());
-  for (std::size_t i = 0; i < trace_.size(); ++i) out.push_back(trace_[(trace_start_ + i) % trace_.size()]);
+  for (std::size_t i = 0; i < trace_.size(); ++i) out.push_back(recordOf(trace_[(trace_start_ + i) % trace_.size()]));
   return out;
 }
 
@@ -225,6 +260,12 @@ ManagerStats RuntimeManager::Impl::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   ManagerStats s = stats_;
   s.suspended = suspended_;
+  if (stats_entry_ >= 0) {
+    const ProfileEntry& e = profile_.entries[static_cast<std::size_t>(stats_entry_)];
+    s.current_op = e.op;
+    s.current_hw = e.hw;
+  }
+  if (stats_reason_) s.last_reason = *stats_reason_;
   return s;
 }
 
@@ -236,8 +277,9 @@ void RuntimeManager::Impl::onFrame(std::function<void(const FrameRecord&)> callb
 
 void RuntimeManager::Impl::keepTrace(bool on, std::size_t max_records) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto kept = traceLocked();  // oldest first
-  if (!on) kept.clear();
+  std::vector<TraceSlot> kept;  // oldest first
+  if (on)
+    for (std::size_t i = 0; i < trace_.size(); ++i) kept.push_back(trace_[(trace_start_ + i) % trace_.size()]);
   if (kept.size() > max_records) kept.erase(kept.begin(), kept.end() - static_cast<std::ptrdiff_t>(max_records));
   keep_trace_ = on;
   max_records_ = max_records;

@@ -47,11 +47,30 @@ struct RuntimeManager::Impl {
   bool suspended_ = false, keep_trace_ = true;
   std::size_t max_records_ = kDefaultTraceFrames;
   ManagerStats stats_;
+  // One frame as the trace keeps it: the entry's index stands for its op and hardware state, the decision's
+  // shared reason for its text, so recording a frame copies no string and walks no map. By the time a frame
+  // writes its slot, that slot (and the strings and map nodes a FrameRecord would own) is cold memory: copying
+  // into them cost a managed frame microseconds after the inference had flushed the caches. recordOf() builds
+  // the FrameRecord when someone reads the trace.
+  struct TraceSlot {
+    std::uint64_t frame = 0;
+    int entry = 0;
+    double latency_ms = 0, energy_j = -1, predicted_ms = 0, predicted_quantile_ms = 0, slowdown = 1,
+           slowdown_var = 0, bias = 1;
+    bool switched = false, met_budget = true;
+    unsigned unmet = 0;
+    std::shared_ptr<const std::string> reason;
+  };
+  FrameRecord recordOf(const TraceSlot& slot) const;
   // The newest max_records_ frames, a ring whose slots are overwritten in place (a steady frame allocates
   // nothing); trace_start_ is the oldest.
-  std::vector<FrameRecord> trace_;
+  std::vector<TraceSlot> trace_;
   std::size_t trace_start_ = 0;
-  FrameRecord record_;  // the frame being recorded when no trace is kept; the callback's copy otherwise
+  TraceSlot slot_;      // the frame being recorded when no trace is kept
+  FrameRecord record_;  // the callback's copy of the frame
+  // ManagerStats' current_op, current_hw and last_reason, filled in by stats() from these
+  int stats_entry_ = -1;
+  std::shared_ptr<const std::string> stats_reason_;
   std::shared_ptr<const std::function<void(const FrameRecord&)>> callback_;  // copied per frame without allocating
   bool per_threads_ = false;
   int stale_frames_ = 30;
@@ -108,7 +127,9 @@ struct RuntimeManager::Impl {
   std::pair<double, double> slowdownFor(const HardwareState& hw) const;
   bool slowdownFresh(const HardwareState& hw) const;
   GroupKey groupKey(const HardwareState& hw) const;  // the placement when per placement, else (0, 0)
-  FrameRecord& nextRecord();
+  static GroupKey placementOf(const HardwareState& hw);
+  std::vector<GroupKey> entry_key_;  // placementOf() of each profile entry, worked out once
+  TraceSlot& nextSlot();
   std::vector<FrameRecord> traceLocked() const;
 };
 

@@ -126,10 +126,22 @@ std::uint64_t RuntimeManager::Impl::staleAfter(const GroupKey& key) const {
   return s != group_stale_.end() ? s->second : static_cast<std::uint64_t>(stale_frames_);
 }
 
-RuntimeManager::Impl::GroupKey RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
-  if (!per_threads_) return {0, 0};
+RuntimeManager::Impl::GroupKey RuntimeManager::Impl::placementOf(const HardwareState& hw) {
   const auto affinity = hw.find(hw::knobs::kAffinity);
   return {hw::threadsOf(hw), affinity == hw.end() ? 0 : affinity->second};
+}
+
+RuntimeManager::Impl::GroupKey RuntimeManager::Impl::groupKey(const HardwareState& hw) const {
+  if (!per_threads_) return {0, 0};
+  // Nearly every caller passes a profile entry's own state (a decision asks for every entry's): its key was
+  // worked out once, because walking each entry's knob map after an inference has flushed the caches cost a
+  // managed frame microseconds. The address tells whether `hw` is one of them.
+  const auto& entries = profile_.entries;
+  if (entries.empty()) return placementOf(hw);
+  const auto offset = reinterpret_cast<std::uintptr_t>(&hw) - reinterpret_cast<std::uintptr_t>(&entries.front().hw);
+  const std::size_t i = offset / sizeof(ProfileEntry);
+  if (offset % sizeof(ProfileEntry) == 0 && i < entries.size() && &entries[i].hw == &hw) return entry_key_[i];
+  return placementOf(hw);
 }
 
 bool RuntimeManager::Impl::learnBias(std::size_t entry, double ratio) {
