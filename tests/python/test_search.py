@@ -128,10 +128,13 @@ def test_search_resumes_after_interruption(cli, tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(FMNIST), reason="needs Debian's dataset-fashion-mnist")
 def test_search_shipped_model_matches_shipped_points(cli, tmp_path):
-    """The front found in a few minutes, evaluated on the full test set, is within 0.3 points of the shipped
-    operating points (selected offline from 250 sub-networks) at equal MACs."""
+    """The front found from 60 screened sub-networks (3-4 minutes on an idle 2-core VM), evaluated on the full test
+    set, is within 0.3 points of the shipped operating points (selected offline from 250 sub-networks) at equal
+    MACs. The budget is a count, not minutes: under ctest -j a time budget screened a third as many on a loaded
+    machine, and the test's verdict must not depend on what runs beside it."""
     out = tmp_path / "fm.dyn"
-    r = run(cli, "search", SHIPPED, "--data", FMNIST, "--out", str(out), "--budget-minutes", "4", "--json")
+    r = run(cli, "search", SHIPPED, "--data", FMNIST, "--out", str(out), "--max-candidates", "60",
+            "--budget-minutes", "30", "--json")
     assert r.returncode == 0, r.stderr
     found = json.loads(r.stdout)["operating_points"]
     shipped = json.loads(run(cli, "info", SHIPPED, "--json").stdout)["operating_points"]
@@ -144,3 +147,4 @@ def test_search_shipped_model_matches_shipped_points(cli, tmp_path):
         assert best >= s["accuracy"] - 0.3, (s, found)
         compared += 1
     assert compared >= 4, (shipped, found)
+    assert json.loads(r.stdout)["candidates"] == 60
