@@ -130,6 +130,8 @@ struct KnobFloor {
   bool sameResource(const HardwareState& hw) const;
 };
 
+class KnobColumns;  // internal (src/runtime/knob_columns.hpp): a profile's knob levels as one flat table
+
 /// What a policy is told about the situation.
 struct PolicyContext {
   const Profile* profile = nullptr;
@@ -164,6 +166,9 @@ struct PolicyContext {
   /// the small point's frames would read as the whole device slowing down and keep the large ones out of reach.
   /// The slowdown estimators see each frame divided by its entry's factor, so they track the device alone.
   const std::vector<double>* entry_bias = nullptr;
+  /// `profile`'s knob levels as one flat table, built once by the manager (its profile never changes); null in a
+  /// context made by hand, where the manager's policy builds one per decision.
+  const KnobColumns* knob_columns = nullptr;
 };
 
 enum Unmet : unsigned { kUnmetNone = 0, kUnmetLatency = 1, kUnmetAccuracy = 2, kUnmetPower = 4 };

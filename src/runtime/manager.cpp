@@ -27,6 +27,8 @@ RuntimeManager::Impl::Impl(Profile profile, Target target, std::unique_ptr<Polic
   ctx_.tail_ratio_for = [this](const HardwareState& hw) { return tailRatioFor(hw); };
   bias_.assign(profile_.entries.size(), 1.0);  // never resized: the context points at it
   for (const auto& e : profile_.entries) entry_key_.push_back(placementOf(e.hw));
+  knob_columns_ = KnobColumns(profile_);
+  ctx_.knob_columns = &knob_columns_;
   ctx_.entry_bias = &bias_;
   stats_.policy = policy_->name();
   probes_ = stats_.policy == "dyndnn";  // a baseline keeps its own behaviour

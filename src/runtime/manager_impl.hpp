@@ -14,6 +14,7 @@
 
 #include "dyndnn/estimators.hpp"
 #include "dyndnn/runtime.hpp"
+#include "runtime/knob_columns.hpp"
 
 namespace dyndnn::runtime {
 
@@ -129,6 +130,7 @@ struct RuntimeManager::Impl {
   GroupKey groupKey(const HardwareState& hw) const;  // the placement when per placement, else (0, 0)
   static GroupKey placementOf(const HardwareState& hw);
   std::vector<GroupKey> entry_key_;  // placementOf() of each profile entry, worked out once
+  KnobColumns knob_columns_;         // the profile's knob levels, for the policy's filters (ctx_.knob_columns)
   TraceSlot& nextSlot();
   std::vector<FrameRecord> traceLocked() const;
 };

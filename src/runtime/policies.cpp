@@ -11,6 +11,7 @@
 
 #include "dyndnn/error.hpp"
 #include "dyndnn/runtime.hpp"
+#include "runtime/knob_columns.hpp"
 
 namespace dyndnn::runtime {
 namespace {
@@ -33,25 +34,6 @@ double normalQuantile(double p) {
   const double q = p - 0.5, r = q * q;
   return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
          (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
-bool allowed(const PolicyContext& ctx, const ProfileEntry& e) {
-  for (const auto& k : ctx.fixed_knobs) {
-    auto g = ctx.granted.find(k);
-    auto h = e.hw.find(k);
-    if (g == ctx.granted.end()) continue;
-    if (h == e.hw.end() || h->second != g->second) return false;
-  }
-  return true;
-}
-
-bool aboveFloors(const PolicyContext& ctx, const ProfileEntry& e) {
-  for (std::size_t i = 0; i < ctx.floor_count; ++i) {
-    const auto& f = ctx.floors[i];
-    auto h = e.hw.find(f.knob);
-    if (h != e.hw.end() && h->second < f.level && f.sameResource(e.hw)) return false;
-  }
-  return true;
 }
 
 struct Prediction {
@@ -106,11 +88,13 @@ class ManagerPolicy final : public Policy {
     auto& pred = pred_;
     cand.clear();
     pred.resize(entries.size());
+    if (!ctx.knob_columns) own_columns_ = KnobColumns(*ctx.profile);
+    knobs_.prepare(ctx.knob_columns ? *ctx.knob_columns : own_columns_, ctx);
     // Entries below another running model's floor would run faster than predicted: leave them out, unless
     // that leaves nothing (then any entry is safe, only slower in the profile than it will be).
     for (const bool floors : {true, false}) {
       for (std::size_t i = 0; i < entries.size(); ++i) {
-        if (!allowed(ctx, entries[i]) || (floors && !aboveFloors(ctx, entries[i]))) continue;
+        if (!knobs_.allowed(i) || (floors && !knobs_.aboveFloors(i))) continue;
         cand.push_back(static_cast<int>(i));
         pred[i] = predict(ctx, entries[i]);
       }
@@ -206,6 +190,8 @@ class ManagerPolicy final : public Policy {
   ManagerOptions o_;
   std::vector<int> cand_;
   std::vector<Prediction> pred_;
+  KnobFilter knobs_;
+  KnobColumns own_columns_;  // for a context without the manager's table
   std::shared_ptr<const std::string> reason_;
   int reason_entry_ = -1;
   const char* reason_why_ = nullptr;
