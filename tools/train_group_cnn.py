@@ -40,6 +40,11 @@ VARIANTS = {
                    "shares": (1, 1, 2, 4)},
     "grouped": {"connectivity": "grouped", "conv_widths": (64, 128, 192, 192, 128), "fc_widths": (512,),
                 "shares": None},
+    # The triangular layout with the last group twice as wide (1/12, 1/12, 1/6, 2/3 of every layer): groups 1-3
+    # are the triangular variant's exactly, so its finished stages 1-3 carry over (--from-stages) and only the
+    # last group trains; it reads every group below it, so it adds the most capacity where the full network is.
+    "triangular-wide": {"connectivity": "triangular", "conv_widths": (72, 144, 192, 192, 144), "fc_widths": (576,),
+                        "shares": (1, 1, 2, 8)},
 }
 
 
@@ -59,6 +64,9 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--own-loss", type=float, default=1.0,
                    help="weight of the new group's own cross entropy beside the level's (0: the level's alone)")
+    p.add_argument("--from-stages", default="",
+                   help="start from the finished stages of another run (a stages directory) whose groups are "
+                        "identical up to the last one finished there; later groups start fresh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="the 2 cores are shared: one thread by default")
     p.add_argument("--save-every", type=float, default=120.0, help="seconds between checkpoints")
@@ -124,7 +132,35 @@ def load_progress(net, arch, args, ckpt_path):
         state = dict(saved["state"], stage=last + 1, epoch=0, step_in_epoch=0)
         print(f"continuing after finished stage {last} ({args.stages_dir})", flush=True)
         return state, None
+    if args.from_stages:
+        return adopt_stages(net, arch, args.from_stages), None
     return fresh, None
+
+
+def adopt_stages(net, arch, source):
+    """Load groups 1..s of the last finished stage s in `source` into `net` (whose groups 1..s must be shaped
+    exactly as there; the others keep their fresh initialisation) and continue at stage s+1 with its history."""
+    done = [g for g in range(1, arch["groups"]) if os.path.exists(os.path.join(source, f"stage{g}.pt"))]
+    if not done:
+        raise SystemExit(f"--from-stages {source}: no stage<g>.pt for g < {arch['groups']} there")
+    last = max(done)
+    saved = torch.load(os.path.join(source, f"stage{last}.pt"))
+    theirs = saved["arch"]
+    same = {k: theirs[k] == arch[k] for k in ("connectivity", "in_channels", "n_classes", "resolution")}
+    same["layers"] = len(theirs["layers"]) == len(arch["layers"]) and all(
+        {**a, "widths": a["widths"][:last]} == {**b, "widths": b["widths"][:last]}
+        for a, b in zip(theirs["layers"], arch["layers"]))
+    if not all(same.values()):
+        raise SystemExit(f"--from-stages {source}/stage{last}.pt: groups 1..{last} differ from this variant's "
+                         f"({', '.join(k for k, v in same.items() if not v)})")
+    group_of = lambda key: int(key.split(".")[2] if key.startswith("blocks.") else key.split(".")[1])  # noqa: E731
+    adopted = {k: v for k, v in saved["model"].items() if group_of(k) < last}
+    missing = [k for k, v in net.state_dict().items() if group_of(k) < last and k not in adopted]
+    if missing:
+        raise SystemExit(f"--from-stages {source}/stage{last}.pt lacks {missing[:3]}")
+    net.load_state_dict(adopted, strict=False)
+    print(f"adopted groups 1..{last} from {source}/stage{last}.pt; stage {last + 1} starts fresh", flush=True)
+    return dict(saved["state"], stage=last + 1, epoch=0, step_in_epoch=0)
 
 
 def main(argv=None):
