@@ -141,6 +141,31 @@ def test_training_resumes_exactly_and_keeps_levels(tmp_path):
 
 
 @pytest.mark.skipif(not HAVE_DATA, reason="Debian package dataset-fashion-mnist is not installed")
+def test_from_stages_adopts_the_finished_groups_only(tmp_path):
+    """A variant that widens only the last group starts from another run's stages 1..3: those groups are taken
+    bit for bit (levels 1-3 unchanged), the last one trains fresh; a variant whose groups differ is refused."""
+    torch.set_num_threads(1)
+
+    def run(name, variant, *extra):
+        return train_group_cnn.main(["--variant", variant, "--out", str(tmp_path / name / "o"), "--stages-dir",
+                                     str(tmp_path / name / "s"), "--subset", "256", "--test-subset", "200",
+                                     "--epochs", "1", "--warmup-steps", "1", "--log-every", "1", *extra])
+
+    run("narrow", "triangular")
+    wide = run("wide", "triangular-wide", "--from-stages", str(tmp_path / "narrow" / "s"))
+    ends = [h for h in wide["history"] if h.get("end")]
+    assert [sorted(h["per_level_top1"]) for h in ends] == [[1], [1, 2], [1, 2, 3], [1, 2, 3, 4]]
+    assert ends[3]["per_level_top1"][3] == ends[2]["per_level_top1"][3]
+    source = torch.load(tmp_path / "narrow" / "s" / "stage3.pt")["model"]
+    result = torch.load(tmp_path / "wide" / "s" / "stage4.pt")["model"]
+    group = lambda k: int(k.split(".")[2] if k.startswith("blocks.") else k.split(".")[1])  # noqa: E731
+    assert all(torch.equal(result[k], v) for k, v in source.items() if group(k) < 3)
+    assert result["heads.3.weight"].shape[1] == 2 * source["heads.3.weight"].shape[1]
+    with pytest.raises(SystemExit, match="differ from this variant"):
+        run("grouped", "grouped", "--from-stages", str(tmp_path / "narrow" / "s"))
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason="Debian package dataset-fashion-mnist is not installed")
 @pytest.mark.parametrize("stem", ["group_cnn_tri", "group_cnn_grouped"])
 def test_eval_matches_reference_predictions(cli, fixture_dir, stem):
     path = os.path.join(fixture_dir, stem + ".dyn")
