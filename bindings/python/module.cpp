@@ -9,6 +9,7 @@
 
 #include "dyndnn/dyndnn.hpp"
 #include "runtime_bindings.hpp"
+#include "search_bindings.hpp"
 
 namespace py = pybind11;
 using namespace dyndnn;
@@ -257,4 +258,5 @@ infer() may be called from several threads, also while set_subnet() switches.)")
            "uint8 HxWxC image (resized, centre-cropped, normalised). While a target is in force (set_target), "
            "the runtime manager picks the operating point first.");
   dyndnn::python::bindRuntime(mod, model);
+  dyndnn::python::bindSearch(mod);
 }

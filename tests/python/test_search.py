@@ -148,3 +148,35 @@ def test_search_shipped_model_matches_shipped_points(cli, tmp_path):
         compared += 1
     assert compared >= 4, (shipped, found)
     assert json.loads(r.stdout)["candidates"] == 60
+
+
+def test_python_search_reports_progress_and_resumes_after_an_exception(fixture_dir, tmp_path):
+    """dyndnn.search(): the same search from Python; an exception raised by the progress callback stops it
+    between steps with its state saved, and the same call resumes it."""
+    import dyndnn
+    data = image_folder(tmp_path / "val", classes=1000, per_class=1, size=(20, 17))
+    package, out = os.path.join(fixture_dir, "ofa_w1.0.dyn"), str(tmp_path / "py.dyn")
+    options = dict(data=str(data), resolutions=[128], calibration_images=8, screen_calibration_images=4,
+                   screen_images=16, evaluation_images=32, points=3, max_candidates=5)
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop_after_two(p):
+        seen.append(p)
+        if p["phase"] == "screening" and p["done"] >= 2:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        dyndnn.search(package, out, progress=stop_after_two, **options)
+    assert {"latency table", "screening"} <= {p["phase"] for p in seen}
+    assert set(seen[-1]) == {"phase", "done", "total", "seconds_left", "message"}
+    assert len(json.load(open(out + ".search.json"))["candidates"]) == 2 and not os.path.exists(out)
+    report = dyndnn.search(package, out, **options)
+    assert report["resumed"] and report["candidates"] == 5 and 1 <= len(report["operating_points"]) <= 3
+    model = dyndnn.DynamicModel(out)
+    assert [op["name"] for op in model.operating_points] == [p["name"] for p in report["operating_points"]]
+    with pytest.raises(dyndnn.InvalidArgument, match="progress must be a callable"):
+        dyndnn.search(package, out, progress=3, **options)

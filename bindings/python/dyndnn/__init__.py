@@ -7,8 +7,8 @@
 """
 from ._core import (Arbiter, BackendError, DynamicModel, Error, FormatError, HardwareArbiter, HardwareError,
                     InvalidArgument, IoError, OutOfMemory, Profile, RemoteArbiter, __version__, connect_arbiter, hw,
-                    measure_profile)
+                    measure_profile, search)
 
 __all__ = ["Arbiter", "BackendError", "DynamicModel", "Error", "FormatError", "HardwareArbiter", "HardwareError",
            "InvalidArgument", "IoError", "OutOfMemory", "Profile", "RemoteArbiter", "__version__", "connect_arbiter",
-           "hw", "measure_profile"]
+           "hw", "measure_profile", "search"]

@@ -113,6 +113,16 @@ def measure_profile(model: DynamicModel, threads: Optional[Sequence[int]] = None
     """Latency of every operating point on each thread count (default: the model's) or hardware state."""
 
 
+def search(package: str, out: str, *, data: str, points: int = 8, budget_minutes: float = 10.0,
+           max_candidates: int = 0, threads: Sequence[int] = (1,), calibration_data: str = "",
+           calibration_images: int = 2000, screen_calibration_images: int = 500, screen_images: int = 2000,
+           evaluation_images: int = 0, backend: str = "auto", resolutions: Sequence[int] = (), seed: int = 0,
+           eval_threads: int = 0, resume: bool = True,
+           progress: Optional[Any] = None) -> Dict[str, Any]:
+    """Operating points for a supernet on this device and the caller's data (`dyndnn search`): writes `out`,
+    OUT.candidates.json and the resumable OUT.search.json; returns the report (the CLI's --json)."""
+
+
 class Arbiter:
     """What models that share the device join: a HardwareArbiter (this process) or a RemoteArbiter (dyndnnd)."""
 
