@@ -64,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--own-loss", type=float, default=1.0,
                    help="weight of the new group's own cross entropy beside the level's (0: the level's alone)")
+    p.add_argument("--anneal-own-loss", action="store_true",
+                   help="lower the own-loss weight linearly to 0 over each stage, so that the level's sum is fitted last")
     p.add_argument("--from-stages", default="",
                    help="start from the finished stages of another run (a stages directory) whose groups are "
                         "identical up to the last one finished there; later groups start fresh")
@@ -220,8 +222,9 @@ def main(argv=None):
                 x = fmnist.preprocess(fmnist.augment(train_x[idx], gen), 28)
                 level, own = net.staged(x)
                 loss = F.cross_entropy(level, train_y[idx], label_smoothing=args.label_smoothing)
-                if stage > 1 and args.own_loss:
-                    loss = loss + args.own_loss * F.cross_entropy(own, train_y[idx], label_smoothing=args.label_smoothing)
+                own_weight = args.own_loss * (1 - step / total if args.anneal_own_loss else 1)
+                if stage > 1 and own_weight:
+                    loss = loss + own_weight * F.cross_entropy(own, train_y[idx], label_smoothing=args.label_smoothing)
                 loss.backward()
                 opt.step()
                 state["step_in_epoch"] += 1

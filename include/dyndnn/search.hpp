@@ -39,7 +39,7 @@ struct SearchOptions {
 };
 
 /// What the search reports while it runs: the phase ("latency table", "validation", "screening", "full
-/// evaluation", "writing"), work done / total in the phase (total 0 when open-ended), seconds left of the budget.
+/// evaluation", "timing", "writing"), work done / total in the phase (total 0 when open-ended), seconds left of the budget.
 struct SearchProgress {
   std::string phase;
   long done = 0, total = 0;

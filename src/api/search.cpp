@@ -32,6 +32,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kValidationSamples = 10;  // held-out random sub-networks timed whole to check the table
 constexpr double kScreenTolerance = 1.0;  // points below the screened front still parents / fully evaluated
 constexpr double kMutationProbability = 0.1;  // OFA's evolutionary search
+constexpr int kQuietRounds = 3;  // rounds of the final whole-network timing (the median of rounds is kept)
 
 void validate(const std::string& package, const std::string& out, const SearchOptions& o) {
   if (o.data.empty()) throw InvalidArgument("search: --data is required (an image folder or an IDX folder)");
@@ -79,6 +80,7 @@ class Search {
     screen();
     evaluateNearFront();
     timeValidation(kValidationSamples);
+    timeQuietly();
     return finish();
   }
 
@@ -166,6 +168,33 @@ class Search {
       save();
       tick("validation", static_cast<long>(i + 1), kValidationSamples, "");
     }
+  }
+
+  // Whole-network timings taken one at a time between the full evaluations (minutes apart, after evaluations on
+  // every core) vary by up to 2x for one network on a VM, so the table's error read from them was mostly that
+  // drift. At the end, every fully evaluated candidate and every held-out network is timed again in one phase with
+  // nothing else running: in rounds that interleave them (a slow minute slows all alike), the median of rounds
+  // kept. These are the latencies the kept points carry and the table is judged and corrected against.
+  void timeQuietly() {
+    std::vector<std::pair<SubnetConfig, double*>> todo;
+    for (auto& c : state_.candidates)
+      if (c.accuracy && c.measured_ms) todo.emplace_back(c.config, &*c.measured_ms);
+    for (auto& v : state_.validation) todo.emplace_back(SubnetConfig::fromJson(v.config), &v.measured_ms);
+    if (todo.empty()) return;
+    std::vector<std::vector<double>> rounds(todo.size());
+    const long total = static_cast<long>(todo.size()) * kQuietRounds;
+    for (int round = 0; round < kQuietRounds; ++round)
+      for (std::size_t i = 0; i < todo.size(); ++i) {
+        rounds[i].push_back(tables_.front().measureWhole(net_->lower(todo[i].first)));
+        tick("timing", static_cast<long>(round * todo.size() + i + 1), total, "");
+      }
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+      std::nth_element(rounds[i].begin(), rounds[i].begin() + kQuietRounds / 2, rounds[i].end());
+      *todo[i].second = rounds[i][kQuietRounds / 2];
+    }
+    save();
+    tick("timing", total, total,
+         fmt::format("timed {} networks again in {} interleaved rounds", todo.size(), kQuietRounds));
   }
 
   Candidate evaluate(const SubnetConfig& config, const std::string& origin, bool full) {

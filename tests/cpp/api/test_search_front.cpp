@@ -37,6 +37,12 @@ TEST_CASE("the front keeps what nothing faster beats, near-front ranks by margin
   CHECK(dyndnn::search::chooseAlong(all, {0, 2}, 5).size() == 2);
 }
 
+TEST_CASE("near the front, twins (same latency and accuracy) count once", "[search]") {
+  std::vector<Candidate> all = {make(1.0, 80), make(1.0, 80), make(1.0, 80), make(2.0, 85), make(2.0, 84.9)};
+  const auto near = dyndnn::search::nearFront(all, false, 1.0);
+  CHECK(near == std::vector<std::size_t>{0, 3, 4});  // the twins of 0 dropped; 84.9 at 2 ms is not a twin
+}
+
 TEST_CASE("the full ranking uses measured latency and full accuracy where a candidate has them", "[search]") {
   std::vector<Candidate> all = {make(1.0, 90, 70.0), make(1.2, 80)};
   // Measured 1.5 ms and 70% fully: the second (1.2 ms predicted, 80% screened) is faster and better.
