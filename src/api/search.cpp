@@ -273,18 +273,40 @@ class Search {
   }
 
   // The full evaluations at the end: the near-front candidates, up to 2 N.
-  std::size_t fullEvaluations() const {
-    return std::min(search::nearFront(state_.candidates, false, kScreenTolerance).size(),
-                    static_cast<std::size_t>(2 * o_.points));
+  std::size_t fullEvaluations() const { return fullEvaluationList().size(); }
+  // The near-front candidates, best margin first, up to 2 N; and the anchors (smallest and largest at each
+  // resolution) whatever their screening said: they bound the front. Screening on 2,000 images ranks networks
+  // within a few tenths of each other at random, and the per-layer table orders the fastest ones (all near the
+  // fixed per-call cost) at random too, so an anchor left to the margin was often missing from the front (seen:
+  // the front ending 0.3 points below the largest network, or without the smallest at the middle resolution).
+  std::vector<std::size_t> fullEvaluationList() const {
+    auto todo = search::nearFront(state_.candidates, false, kScreenTolerance);
+    todo.resize(std::min(todo.size(), static_cast<std::size_t>(2 * o_.points)));
+    std::set<std::string> anchor_keys;
+    for (const auto& a : anchors()) anchor_keys.insert(a.toJson());
+    for (std::size_t i = 0; i < state_.candidates.size(); ++i)
+      if (anchor_keys.count(state_.candidates[i].key) && std::find(todo.begin(), todo.end(), i) == todo.end())
+        todo.push_back(i);
+    return todo;
   }
-  // Seconds they will take: a calibration, the evaluation images at the screening's rate, a whole-network timing.
+  // Seconds they will take: a calibration, the evaluation images at the screening's rate, a whole-network timing
+  // each; then the quiet phase's rounds of timings of them and of the held-out networks.
   double fullEvaluationSeconds() const {
     const double ratio = static_cast<double>(data_->evaluationCount()) / static_cast<double>(data_->screenCount());
     const double calibration = calibrate_s_.mean * o_.calibration_images / std::max(1, o_.screen_calibration_images);
-    return static_cast<double>(fullEvaluations()) * (calibration + ratio * screen_s_.mean + timing_s_.mean);
+    const double n = static_cast<double>(fullEvaluations());
+    return n * (calibration + ratio * screen_s_.mean + timing_s_.mean) +
+           (n + kValidationSamples) * kQuietRounds * timing_s_.mean;
   }
 
   void screen() {
+    // The budget keeps time for the whole-network timings at the end; until the first of them, the largest
+    // sub-network's stands in (an upper bound).
+    if (timing_s_.n == 0) {
+      const auto t0 = Clock::now();
+      (void)tables_.front().measureWhole(net_->lower(anchors().back()));
+      timing_s_.add(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
     std::set<std::string> seen;
     for (const auto& c : state_.candidates) seen.insert(c.key);
     for (;;) {
@@ -307,8 +329,7 @@ class Search {
   }
 
   void evaluateNearFront() {
-    auto todo = search::nearFront(state_.candidates, false, kScreenTolerance);
-    todo.resize(std::min(todo.size(), fullEvaluations()));
+    const auto todo = fullEvaluationList();
     for (std::size_t k = 0; k < todo.size(); ++k) {
       auto& c = state_.candidates[todo[k]];
       if (c.accuracy && c.measured_ms) continue;

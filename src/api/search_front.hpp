@@ -34,7 +34,8 @@ std::vector<std::size_t> paretoFront(const std::vector<Candidate>& all, bool ful
 /// Indices of candidates at most `tolerance` points below the front's accuracy at their latency (the front's
 /// best accuracy among points no slower), front included, best margin first.
 std::vector<std::size_t> nearFront(const std::vector<Candidate>& all, bool full, double tolerance);
-/// `n` of the front's indices (latency order), spread evenly in latency from the fastest to the most accurate.
+/// `n` of the front's indices (latency order): the fastest, the most accurate, and between them those that leave
+/// the least accuracy lost where a point was left out (the kept point no slower runs in its place).
 std::vector<std::size_t> chooseAlong(const std::vector<Candidate>& all, std::vector<std::size_t> front, int n);
 
 /// Each entry of each knob (and the resolution) redrawn with probability `p`.
